@@ -1,0 +1,1 @@
+"""flashsale: a flash-sale backend (Redis Lua reservation, RabbitMQ order pipeline, MariaDB truth)."""

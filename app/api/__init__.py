@@ -1,0 +1,1 @@
+"""The HTTP API: routes, request parsing, errors, middleware."""

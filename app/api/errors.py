@@ -1,0 +1,64 @@
+"""One mapping from errors to the contract's bodies: {"error": code, "message": text}."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.domain.errors import DomainError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__("the body is larger than 16 KiB")
+
+
+def error_response(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(404, "not_found", "no such resource")
+    if exc.status_code == 405:
+        return error_response(405, "method_not_allowed", "this method is not allowed here")
+    return error_response(exc.status_code, "invalid_request", str(exc.detail))
+
+
+async def unavailable(_request: Request, exc: Exception) -> Response:
+    return error_response(503, "unavailable", f"a store this request needs is down: {exc}", retry_after=1)
+
+
+async def internal_error(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "something went wrong on our side")
+
+
+HANDLERS = {
+    DomainError: domain_error,
+    HTTPException: http_error,
+    ServiceUnavailable: unavailable,
+    RedisConnectionError: unavailable,
+    RedisTimeoutError: unavailable,
+    500: internal_error,
+    Exception: internal_error,
+}

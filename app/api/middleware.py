@@ -1,0 +1,87 @@
+"""Pure ASGI middleware: the body-size cap (checked before anything else) and request metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.schema import MAX_BODY
+from app.infrastructure.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+_TOO_LARGE = json.dumps({"error": "payload_too_large", "message": "the body is larger than 16 KiB"}).encode()
+
+
+class BodyLimit:
+    """Refuse a declared Content-Length over the cap at once; cut off a streamed body that grows past it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.limit:
+                    await _reject(send)
+                    return
+        seen = 0
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # The endpoint sees a body one byte over the cap and answers 413 itself.
+                    message = {"type": "http.request", "body": b"x" * (self.limit + 1), "more_body": False}
+            return message
+
+        await self.app(scope, capped, send)
+
+
+async def _reject(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(_TOO_LARGE)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _TOO_LARGE})
+
+
+class Metrics:
+    """Counts requests by route (the endpoint's name, never the raw path), method and status; times them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            endpoint: Any = scope.get("endpoint")
+            route = getattr(endpoint, "__name__", "unmatched")
+            HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
+            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)

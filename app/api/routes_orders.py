@@ -1,0 +1,44 @@
+"""GET /orders, GET /orders/{id}, POST /orders/{id}/pay, POST /orders/{id}/cancel."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.api.auth import principal
+from app.api.schema import page_args, path_id
+from app.api.views import order_json, page_json
+from app.application.orders import Orders
+from app.domain.errors import InvalidRequest
+
+
+def _orders(request: Request) -> Orders:
+    return request.app.state.container.orders  # type: ignore[no-any-return]
+
+
+async def list_orders(request: Request) -> JSONResponse:
+    who = principal(request)
+    limit, cursor = page_args(request)
+    raw_sale = request.query_params.get("sale_id")
+    sale_id = None
+    if raw_sale is not None:
+        if not raw_sale.isascii() or not raw_sale.isdigit() or len(raw_sale) > 19:
+            raise InvalidRequest("sale_id must be a decimal id")
+        sale_id = int(raw_sale)
+    orders = await _orders(request).list(who, sale_id, limit, cursor)
+    return JSONResponse(page_json([order_json(o) for o in orders], limit))
+
+
+async def get_order(request: Request) -> JSONResponse:
+    who = principal(request)
+    return JSONResponse(order_json(await _orders(request).get(who, path_id(request))))
+
+
+async def pay_order(request: Request) -> JSONResponse:
+    who = principal(request)
+    return JSONResponse(order_json(await _orders(request).pay(who, path_id(request))))
+
+
+async def cancel_order(request: Request) -> JSONResponse:
+    who = principal(request)
+    return JSONResponse(order_json(await _orders(request).cancel(who, path_id(request))))

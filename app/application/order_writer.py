@@ -1,0 +1,109 @@
+"""Write accepted orders to the database in batches, idempotently.
+
+A batch is one transaction: the orders already written are recognised (a redelivery writes nothing twice),
+the new ones are inserted with one multi-row INSERT, and each sale's stock row is decremented with a
+conditional UPDATE. If the batch cannot be written as a whole, its orders are tried one by one so one bad
+order cannot hold back the rest. Every outcome is per order, for the consumer to ack, retry or dead-letter."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import Enum
+
+from app.domain.errors import Unavailable
+from app.domain.models import OrderStatus, Reservation
+from app.domain.timefmt import from_ms
+from app.infrastructure import sql_orders
+from app.infrastructure.db import Database, MysqlError
+from app.infrastructure.sql_orders import NewOrder
+
+
+class Outcome(Enum):
+    WRITTEN = "written"  # new row, or the same order written before: ack (and schedule its timeout)
+    CONFLICT = "conflict"  # the id exists with another payload: dead-letter at once
+    FAILED = "failed"  # could not be written (e.g. no stock row to take from): retry, then dead-letter
+
+
+@dataclass(frozen=True)
+class Written:
+    reservation: Reservation
+    outcome: Outcome
+    detail: str = ""
+
+
+def new_order(r: Reservation) -> NewOrder:
+    return NewOrder(
+        id=r.order_id,
+        sale_id=r.sale_id,
+        user_id=r.user_id,
+        quantity=r.quantity,
+        amount_cents=r.amount_cents,
+        status=OrderStatus.CREATED.value,
+        idempotency_key=r.idempotency_key,
+        cache_epoch=r.epoch,
+        created_at=from_ms(r.created_ms),
+        expires_at=from_ms(r.expires_ms),
+    )
+
+
+class OrderWriter:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def write(self, batch: list[Reservation]) -> list[Written]:
+        """Raises Unavailable when the database is down: nothing is decided, the caller retries later."""
+        try:
+            return await self._write_together(batch)
+        except Unavailable:
+            raise
+        except (MysqlError, _TakeFailed):
+            if len(batch) == 1:
+                return await self._write_alone(batch[0])
+        results: list[Written] = []
+        for reservation in batch:
+            results += await self._write_alone(reservation)
+        return results
+
+    async def _write_alone(self, r: Reservation) -> list[Written]:
+        try:
+            return await self._write_together([r])
+        except Unavailable:
+            raise
+        except _TakeFailed as exc:
+            return [Written(r, Outcome.FAILED, str(exc))]
+        except MysqlError as exc:
+            return [Written(r, Outcome.FAILED, f"database refused the order: {exc}")]
+
+    async def _write_together(self, batch: list[Reservation]) -> list[Written]:
+        results: list[Written] = []
+        async with self._db.transaction() as cur:
+            seen = await sql_orders.existing(cur, [r.order_id for r in batch])
+            fresh: dict[int, Reservation] = {}
+            for r in batch:
+                prior = seen.get(r.order_id)
+                if prior is None:
+                    if r.order_id in fresh:  # the same message twice in one batch
+                        results.append(Written(r, Outcome.WRITTEN, "duplicate in batch"))
+                    else:
+                        fresh[r.order_id] = r
+                elif prior == (r.sale_id, r.user_id, r.quantity, r.amount_cents):
+                    results.append(Written(r, Outcome.WRITTEN, "already written"))
+                else:
+                    results.append(Written(r, Outcome.CONFLICT, "the order id exists with another payload"))
+            units: dict[int, int] = defaultdict(int)
+            for r in fresh.values():
+                units[r.sale_id] += r.quantity
+            for sale_id in sorted(units):
+                if not await sql_orders.take_stock(cur, sale_id, units[sale_id]):
+                    raise _TakeFailed(
+                        f"sale {sale_id} has fewer than {units[sale_id]} units left in the database"
+                    )
+            if fresh:
+                await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
+            results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]
+        return results
+
+
+class _TakeFailed(Exception):
+    pass

@@ -1,0 +1,146 @@
+"""Reading, paying and cancelling orders, including those still `pending` in the hand-off."""
+
+from __future__ import annotations
+
+import json
+
+from app.application.ports import PaymentProvider
+from app.application.stock_return import StockReturns
+from app.domain.errors import Conflict, DomainError, NotFound
+from app.domain.models import Order, OrderStatus, Reservation
+from app.infrastructure import sql_orders
+from app.infrastructure.db import Database
+from app.infrastructure.metrics import PAYMENTS
+from app.infrastructure.sale_cache import SaleCache
+from app.infrastructure.tokens import Principal
+
+
+class PaymentFailed(DomainError):
+    status = 402
+    code = "payment_failed"
+
+
+def reservation_from_json(raw: str) -> Reservation:
+    r = json.loads(raw)
+    return Reservation(
+        order_id=int(r["o"]),
+        sale_id=int(r["s"]),
+        user_id=str(r["u"]),
+        quantity=int(r["q"]),
+        amount_cents=int(r["a"]),
+        created_ms=int(r["c"]),
+        expires_ms=int(r["x"]),
+        epoch=int(r["e"]),
+        idempotency_key=r.get("k") or None,
+    )
+
+
+def _pending() -> Conflict:
+    return Conflict(
+        "the order is still being written; try again in a second", code="order_pending", retry_after=1
+    )
+
+
+class Orders:
+    def __init__(
+        self, db: Database, cache: SaleCache, payments: PaymentProvider, returns: StockReturns
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._payments = payments
+        self._returns = returns
+
+    async def _find_pending(self, order_id: int) -> Order | None:
+        for sale_id in await self._cache.known_sales():
+            raw = await self._cache.reservation(sale_id, order_id)
+            if raw:
+                return reservation_from_json(raw).as_order()
+        return None
+
+    async def get(self, who: Principal, order_id: int) -> Order:
+        async with self._db.transaction() as cur:
+            order = await sql_orders.by_id(cur, order_id)
+        if order is None:
+            order = await self._find_pending(order_id)
+        if order is None or (order.user_id != who.user_id and not who.is_admin):
+            raise NotFound("no such order")
+        return order
+
+    async def _own(self, who: Principal, order_id: int) -> Order:
+        """The caller's own order (another user's is 404), written or still pending."""
+        order = await self.get(Principal(who.user_id, "user"), order_id)
+        if order.status is OrderStatus.PENDING:
+            raise _pending()
+        return order
+
+    async def list(self, who: Principal, sale_id: int | None, limit: int, before: int | None) -> list[Order]:
+        async with self._db.transaction() as cur:
+            written = await sql_orders.list_for_user(cur, who.user_id, sale_id, limit, before)
+        sales = [sale_id] if sale_id is not None else await self._cache.known_sales()
+        candidates: list[tuple[int, int]] = []
+        for sid in sales:
+            for oid in await self._cache.user_order_ids(sid, who.user_id):
+                if before is None or oid < before:
+                    candidates.append((sid, oid))
+        pending: list[Order] = []
+        if candidates:
+            async with self._db.transaction() as cur:
+                known = {o.id for o in await sql_orders.by_ids(cur, [oid for _, oid in candidates])}
+            for sid, oid in candidates:
+                if oid in known:
+                    continue
+                raw = await self._cache.reservation(sid, oid)
+                if raw:
+                    pending.append(reservation_from_json(raw).as_order())
+        merged = {o.id: o for o in pending} | {o.id: o for o in written}
+        return sorted(merged.values(), key=lambda o: o.id, reverse=True)[:limit]
+
+    async def pay(self, who: Principal, order_id: int) -> Order:
+        order = await self._own(who, order_id)
+        if order.status is OrderStatus.CREATED:
+            async with self._db.transaction() as cur:
+                claimed = await sql_orders.claim_for_payment(cur, order_id, who.user_id)
+            if claimed:
+                return await self._charge(order)
+            async with self._db.transaction() as cur:
+                order = await sql_orders.by_id(cur, order_id) or order
+        if order.status is OrderStatus.PAID:
+            return order
+        if order.status is OrderStatus.CANCELLED:
+            raise Conflict("the order was cancelled", code="order_cancelled")
+        if order.status is OrderStatus.PAYING:
+            raise Conflict(
+                "a payment for this order is in progress", code="payment_in_progress", retry_after=1
+            )
+        raise Conflict("the payment window of this order has closed", code="order_expired")
+
+    async def _charge(self, order: Order) -> Order:
+        ok = await self._payments.charge(str(order.id), order.amount_cents)
+        async with self._db.transaction() as cur:
+            await sql_orders.finish_payment(cur, order.id, paid=ok)
+            fresh = await sql_orders.by_id(cur, order.id)
+        PAYMENTS.labels("paid" if ok else "declined").inc()
+        if not ok:
+            raise PaymentFailed("the payment was declined; the order is still open until it expires")
+        assert fresh is not None
+        return fresh
+
+    async def cancel(self, who: Principal, order_id: int) -> Order:
+        order = await self._own(who, order_id)
+        if order.status is OrderStatus.CREATED:
+            await self._returns.cancel(order_id, "user", user_id=who.user_id)
+            async with self._db.transaction() as cur:
+                order = await sql_orders.by_id(cur, order_id) or order
+        if order.status is OrderStatus.CANCELLED:
+            return order
+        raise Conflict("the order is paid or being paid", code="order_paid")
+
+    async def resolve_paying(self, older_than_seconds: int = 30, limit: int = 200) -> int:
+        """Orders left in `paying` by a crash: ask the provider with the same key and finish them."""
+        async with self._db.transaction() as cur:
+            stuck = await sql_orders.stuck_paying(cur, older_than_seconds, limit)
+        for order_id, _amount in stuck:
+            charged = await self._payments.charged(str(order_id))
+            async with self._db.transaction() as cur:
+                await sql_orders.finish_payment(cur, order_id, paid=bool(charged))
+        return len(stuck)

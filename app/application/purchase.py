@@ -1,0 +1,132 @@
+"""Purchase, strategy `redis`: one Lua call reserves the stock and hands the order off durably.
+
+Checks follow the contract's order. A process that knows a sale is sold out answers without a round trip
+(unless the request carries an Idempotency-Key, which must always reach Redis so a replay gets its 202)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from app.domain.errors import Conflict, IdempotencyKeyReused, NotFound, NotReady, RateLimited, Unavailable
+from app.domain.timefmt import to_ms
+from app.infrastructure import sql_catalogue as sql
+from app.infrastructure import sql_orders
+from app.infrastructure.db import Database
+from app.infrastructure.idgen import IdGenerator
+from app.infrastructure.metrics import SOLD_OUT_SHORTCUTS
+from app.infrastructure.redis_client import REDIS_DOWN
+from app.infrastructure.sale_cache import SaleCache
+from app.infrastructure.sold_out import SoldOutFlags
+
+_CONFLICTS = {"ended", "not_started", "paused", "sold_out", "limit_exceeded", "insufficient_stock"}
+_MESSAGES = {
+    "ended": "the sale has ended",
+    "not_started": "the sale has not started yet",
+    "paused": "the sale is paused",
+    "sold_out": "the sale is sold out",
+    "limit_exceeded": "this quantity would take you past the per-user limit",
+    "insufficient_stock": "fewer units are left than you asked for",
+}
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    sale_id: int
+    user_id: str
+    quantity: int
+    idempotency_key: str | None
+    address: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    order_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    rate_user: int
+    rate_address: int
+    backlog_max: int
+
+
+def conflict(code: str) -> Conflict:
+    return Conflict(_MESSAGES[code], code=code)
+
+
+class RedisPurchase:
+    def __init__(
+        self, db: Database, cache: SaleCache, ids: IdGenerator, flags: SoldOutFlags, limits: Limits
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._ids = ids
+        self._flags = flags
+        self._limits = limits
+        self._clock_offset_ms = 0  # Redis' clock minus ours, learnt from every reply
+
+    async def purchase(self, req: PurchaseRequest) -> tuple[Accepted, str]:
+        """Returns the accepted order and the outcome label for metrics ('accepted' or 'replay')."""
+        if req.idempotency_key is None and self._flags.is_sold_out(
+            req.sale_id, int(time.time() * 1000) + self._clock_offset_ms
+        ):
+            SOLD_OUT_SHORTCUTS.inc()
+            raise conflict("sold_out")
+        order_id = await self._ids.next_id()
+        try:
+            result = await self._cache.reserve(
+                req.sale_id,
+                user_id=req.user_id,
+                quantity=req.quantity,
+                order_id=order_id,
+                idempotency_key=req.idempotency_key,
+                rate_user=self._limits.rate_user,
+                address=req.address,
+                rate_address=self._limits.rate_address,
+                backlog_max=self._limits.backlog_max,
+            )
+        except REDIS_DOWN as exc:
+            raise Unavailable("the stock store (Redis) is unreachable; nothing was reserved") from exc
+        self._clock_offset_ms = result.now_ms - int(time.time() * 1000)
+        code = result.code
+        if code == "ok":
+            return Accepted(int(result.value), "pending"), "accepted"
+        if code == "replay":
+            return Accepted(int(result.value), "pending"), "replay"
+        if code == "reused":
+            raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
+        if code == "sold_out":
+            self._flags.mark(req.sale_id, int(result.value))
+        if code in _CONFLICTS:
+            raise conflict(code)
+        if code == "rate_limited":
+            raise RateLimited(f"too many purchases from this {result.value}")
+        if code == "backlog":
+            raise Unavailable("too many accepted orders are waiting to be written; try again shortly")
+        if code == "not_loaded":
+            return await self._not_loaded(req, result.now_ms)
+        raise RuntimeError(f"unexpected reservation result {code!r}")
+
+    async def _not_loaded(self, req: PurchaseRequest, now_ms: int) -> tuple[Accepted, str]:
+        """The cache has no such sale: tell 404 from a sale that is not (or no longer) loaded."""
+        async with self._db.transaction() as cur:
+            sale = await sql.sale_by_id(cur, req.sale_id)
+            if sale is None:
+                raise NotFound("no such sale")
+            if req.idempotency_key is not None:
+                found = await sql_orders.by_idempotency_key(
+                    cur, req.sale_id, req.user_id, req.idempotency_key
+                )
+                if found is not None:
+                    if found.quantity != req.quantity:
+                        raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
+                    return Accepted(found.id, "pending"), "replay"
+        if now_ms >= to_ms(sale.ends_at):
+            raise conflict("ended")
+        if now_ms < to_ms(sale.starts_at):
+            raise conflict("not_started")
+        if sale.paused:
+            raise conflict("paused")
+        raise NotReady("the sale is not loaded into the cache yet; try again shortly", retry_after=1)

@@ -1,0 +1,89 @@
+"""The coroutines behind the CLI's one-shot commands."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from app.application.audit import audit_sale as run_audit
+from app.bootstrap import open_container, open_messaging
+from app.config import Settings
+from app.infrastructure.metrics import INVARIANT_OK
+from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.queue_depth import QueueDepth
+
+
+async def create_user(settings: Settings, name: str, password: str, admin: bool) -> str:
+    from app.api.schema import PASSWORD, USERNAME, validate
+
+    validate({"username": name, "password": password}, {"username": USERNAME, "password": PASSWORD})
+    async with open_container(settings) as c:
+        return await c.accounts.register(name, password, admin=admin)
+
+
+async def preheat_sale(settings: Settings, sale_id: int) -> str:
+    async with open_container(settings) as c:
+        view, loaded = await c.preheater.preheat(sale_id)
+    return (
+        f"sale {sale_id}: {'loaded' if loaded else 'unchanged'}; stock_left {view.stock_left}, "
+        f"status {view.status.value}"
+    )
+
+
+async def audit_sale(settings: Settings, sale_id: int) -> bool:
+    async with open_container(settings) as c, open_messaging(settings) as m:
+        state = await pipeline_state(c.cache, QueueDepth(settings.rabbitmq_api_url), c.names, sale_id, m.channel)
+        checks = await run_audit(c.db, c.cache, sale_id, state)
+    for check in checks:
+        INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))
+        click.echo(f"{'PASS' if check.ok else 'FAIL'}  {check.name:<26} {check.detail}")
+    ok = all(check.ok for check in checks)
+    click.echo(f"audit of sale {sale_id}: {'every invariant holds' if ok else 'FAILED'}")
+    return ok
+
+
+async def list_dead_letters(settings: Settings, limit: int) -> None:
+    async with open_messaging(settings) as m:
+        queue = await m.channel.get_queue(m.names.orders_dlq)
+        held = []
+        for _ in range(limit):
+            msg = await queue.get(fail=False, no_ack=False)
+            if msg is None:
+                break
+            held.append(msg)
+            death = (msg.headers or {}).get("x-death") or [{}]
+            first = death[0] if isinstance(death, list) and death else {}
+            click.echo(
+                json.dumps(
+                    {
+                        "message_id": msg.message_id,
+                        "from": msg.headers.get("x-first-death-queue") if msg.headers else None,
+                        "reason": first.get("reason") if isinstance(first, dict) else None,
+                        "body": msg.body.decode(errors="replace")[:500],
+                    }
+                )
+            )
+        for msg in held:
+            await msg.nack(requeue=True)
+        click.echo(f"{len(held)} dead-lettered message(s)", err=True)
+
+
+async def replay_dead_letters(settings: Settings, limit: int) -> int:
+    from app.infrastructure.amqp import message
+
+    async with open_messaging(settings) as m:
+        names = m.names
+        queue = await m.channel.get_queue(names.orders_dlq)
+        replayed = 0
+        for _ in range(limit):
+            msg = await queue.get(fail=False, no_ack=False)
+            if msg is None:
+                break
+            origin = str((msg.headers or {}).get("x-first-death-queue") or names.orders_queue)
+            if origin not in (names.orders_queue, names.timeouts_queue):
+                origin = names.orders_queue
+            await m.publisher.publish(origin, message(msg.body, msg.message_id or ""))
+            await msg.ack()
+            replayed += 1
+    return replayed

@@ -1,0 +1,133 @@
+"""Settings read from the environment, once, at start-up (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.domain.errors import ConfigError
+
+MIN_SECRET_BYTES = 32
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int = 0, hi: int = 10**12) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def dev_state_dir(env: dict[str, str]) -> Path:
+    """Where development state (the generated secret) lives, shared by every process of the machine."""
+    base = (
+        env.get("FLASHSALE_STATE_DIR") or env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    )
+    return Path(base) / "flashsale"
+
+
+def _dev_secret(env: dict[str, str]) -> str:
+    """Generate the development secret once into a 0600 file; every process reads the same one."""
+    directory = dev_state_dir(env)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "jwt-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"the development secret in {path} is too short; delete the file to regenerate it")
+    return secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    rabbitmq_api_url: str = "http://guest:guest@127.0.0.1:15672/"
+    mysql_url: str = "mysql://root@127.0.0.1:3306/flashsale"
+    jwt_secret: str = field(default="", repr=False)
+    token_ttl_seconds: int = 3600
+    stock_strategy: str = "redis"
+    dev: bool = False
+    rate_limit_user: int = 20
+    rate_limit_address: int = 2000
+    handoff_backlog_max: int = 1_000_000
+    redis_pool_size: int = 64
+    mysql_pool_size: int = 20
+    # Every Redis key and RabbitMQ name starts with this; tests give each run its own.
+    namespace: str = "fs"
+    order_prefetch: int = 200
+    order_batch_size: int = 100
+    order_max_attempts: int = 5
+    timeout_sweep_seconds: float = 5.0
+    node_lease_seconds: int = 30
+    relay_batch_size: int = 256
+    sold_out_flag_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, require_secret: bool = True) -> Settings:
+        env = dict(os.environ if env is None else env)
+        dev = env.get("FLASHSALE_DEV", "") not in ("", "0", "false", "no")
+        secret = env.get("FLASHSALE_JWT_SECRET", "")
+        if secret:
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"FLASHSALE_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        elif dev:
+            secret = _dev_secret(env)
+        elif require_secret:
+            raise ConfigError(
+                "FLASHSALE_JWT_SECRET is not set (set it, or FLASHSALE_DEV=1 for a generated one)"
+            )
+        strategy = env.get("FLASHSALE_STOCK_STRATEGY", "redis")
+        if strategy not in ("redis", "db"):
+            raise ConfigError(f"FLASHSALE_STOCK_STRATEGY must be 'redis' or 'db', got {strategy!r}")
+        namespace = env.get("FLASHSALE_NAMESPACE", "fs")
+        if not namespace.replace("_", "").replace("-", "").isalnum() or len(namespace) > 32:
+            raise ConfigError("FLASHSALE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_-]")
+        return cls(
+            redis_url=env.get("FLASHSALE_REDIS_URL", cls.redis_url),
+            amqp_url=env.get("FLASHSALE_AMQP_URL", cls.amqp_url),
+            rabbitmq_api_url=env.get("FLASHSALE_RABBITMQ_API_URL", cls.rabbitmq_api_url),
+            mysql_url=env.get("FLASHSALE_MYSQL_URL", cls.mysql_url),
+            jwt_secret=secret,
+            token_ttl_seconds=_int(env, "FLASHSALE_TOKEN_TTL_SECONDS", 3600, 1, 30 * 86400),
+            stock_strategy=strategy,
+            dev=dev,
+            rate_limit_user=_int(env, "FLASHSALE_RATE_LIMIT_USER", cls.rate_limit_user, 0, 10**9),
+            rate_limit_address=_int(env, "FLASHSALE_RATE_LIMIT_ADDRESS", cls.rate_limit_address, 0, 10**9),
+            handoff_backlog_max=_int(
+                env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12
+            ),
+            redis_pool_size=_int(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
+            mysql_pool_size=_int(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),
+            namespace=namespace,
+            order_prefetch=_int(env, "FLASHSALE_ORDER_PREFETCH", cls.order_prefetch, 1, 65_535),
+            order_batch_size=_int(env, "FLASHSALE_ORDER_BATCH_SIZE", cls.order_batch_size, 1, 10_000),
+            order_max_attempts=_int(env, "FLASHSALE_ORDER_MAX_ATTEMPTS", cls.order_max_attempts, 1, 100),
+            timeout_sweep_seconds=_float(env, "FLASHSALE_TIMEOUT_SWEEP_SECONDS", cls.timeout_sweep_seconds),
+            node_lease_seconds=_int(env, "FLASHSALE_NODE_LEASE_SECONDS", cls.node_lease_seconds, 3, 3600),
+            relay_batch_size=_int(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
+            sold_out_flag_seconds=_float(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds),
+        )

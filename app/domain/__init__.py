@@ -1,0 +1,1 @@
+"""The domain: plain data and rules, no I/O."""

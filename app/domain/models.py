@@ -1,0 +1,111 @@
+"""The entities of a sale: commodity, sale, order, and the rules that derive their state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    CREATED = "created"
+    PAYING = "paying"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class SaleStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    SOLD_OUT = "sold_out"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    role: str
+    password_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Commodity:
+    id: int
+    name: str
+    description: str | None
+    price_cents: int
+    image_url: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Sale:
+    id: int
+    commodity_id: int
+    name: str
+    price_cents: int
+    stock: int
+    stock_left: int  # the database's truth: stock minus units in orders not cancelled
+    starts_at: datetime
+    ends_at: datetime
+    per_user_limit: int
+    payment_timeout_seconds: int
+    paused: bool
+    cache_epoch: int
+    created_at: datetime
+
+    def status_at(self, now: datetime, stock_left: int) -> SaleStatus:
+        if now >= self.ends_at:
+            return SaleStatus.ENDED
+        if now < self.starts_at:
+            return SaleStatus.SCHEDULED
+        if stock_left <= 0:
+            return SaleStatus.SOLD_OUT
+        return SaleStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    sale_id: int
+    user_id: str
+    quantity: int
+    amount_cents: int
+    status: OrderStatus
+    created_at: datetime
+    paid_at: datetime | None
+    expires_at: datetime | None
+    cancel_reason: str | None
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An accepted purchase as the reservation recorded it, before the order pipeline writes it."""
+
+    order_id: int
+    sale_id: int
+    user_id: str
+    quantity: int
+    amount_cents: int
+    created_ms: int
+    expires_ms: int
+    epoch: int
+    idempotency_key: str | None
+
+    def as_order(self) -> Order:
+        from app.domain.timefmt import from_ms
+
+        return Order(
+            id=self.order_id,
+            sale_id=self.sale_id,
+            user_id=self.user_id,
+            quantity=self.quantity,
+            amount_cents=self.amount_cents,
+            status=OrderStatus.PENDING,
+            created_at=from_ms(self.created_ms),
+            paid_at=None,
+            expires_at=from_ms(self.expires_ms),
+            cancel_reason=None,
+        )

@@ -1,0 +1,1 @@
+"""Adapters to the outside: Redis, RabbitMQ, MariaDB, tokens, passwords, metrics."""

@@ -1,0 +1,105 @@
+"""RabbitMQ: the topology (all durable quorum queues) and a publisher that keeps many confirms in flight.
+
+- `<ns>.orders`: accepted orders from the relay; a delivery limit sends a message that keeps failing to
+  `<ns>.orders.dlq` (dead-lettered at least once), so it never loops or blocks the queue.
+- `<ns>.delay.<N>ms`: payment-timeout delay buckets. Each has one fixed TTL, so its messages expire in order
+  and timeouts of different durations never wait behind each other; expired messages are dead-lettered (at
+  least once) into `<ns>.timeouts`. No `x-expires`: a delay queue never disappears with messages in it.
+- `<ns>.timeouts`: due (or nearly due) payment timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+
+from app.domain.errors import ServiceUnavailable
+from app.infrastructure.keys import Names
+
+# Delay buckets in milliseconds: a timeout waits in the largest bucket not longer than what remains.
+DELAY_BUCKETS_MS = (
+    100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+    1_800_000, 3_600_000, 7_200_000, 14_400_000, 43_200_000, 86_400_000,
+)  # fmt: skip
+
+
+def bucket_for(remaining_ms: int) -> int:
+    """The largest bucket that does not overshoot; the smallest one when less than it remains."""
+    fitting = [b for b in DELAY_BUCKETS_MS if b <= remaining_ms]
+    return fitting[-1] if fitting else DELAY_BUCKETS_MS[0]
+
+
+def _quorum(**extra: Any) -> dict[str, Any]:
+    return {"x-queue-type": "quorum", **extra}
+
+
+def _dead_letter_to(queue: str) -> dict[str, Any]:
+    return {
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+async def connect(url: str) -> AbstractRobustConnection:
+    try:
+        return await aio_pika.connect_robust(url, timeout=5)
+    except Exception as exc:
+        raise ServiceUnavailable("RabbitMQ", "FLASHSALE_AMQP_URL", str(exc)) from exc
+
+
+async def declare_topology(channel: AbstractChannel, names: Names, max_attempts: int) -> None:
+    await channel.declare_queue(names.orders_dlq, durable=True, arguments=_quorum())
+    await channel.declare_queue(
+        names.orders_queue,
+        durable=True,
+        arguments=_quorum(**{"x-delivery-limit": max_attempts}, **_dead_letter_to(names.orders_dlq)),
+    )
+    await channel.declare_queue(
+        names.timeouts_queue,
+        durable=True,
+        arguments=_quorum(**{"x-delivery-limit": max_attempts}, **_dead_letter_to(names.orders_dlq)),
+    )
+    for ms in DELAY_BUCKETS_MS:
+        await channel.declare_queue(
+            names.delay_queue(ms),
+            durable=True,
+            arguments=_quorum(**{"x-message-ttl": ms}, **_dead_letter_to(names.timeouts_queue)),
+        )
+
+
+def all_queues(names: Names) -> list[str]:
+    return [names.orders_queue, names.orders_dlq, names.timeouts_queue] + [
+        names.delay_queue(ms) for ms in DELAY_BUCKETS_MS
+    ]
+
+
+def message(body: dict[str, Any] | bytes, message_id: str) -> aio_pika.Message:
+    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return aio_pika.Message(
+        raw,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        content_type="application/json",
+        message_id=message_id,
+    )
+
+
+class Publisher:
+    """Publishes with confirms, many in flight at once; returns only when the broker has confirmed all."""
+
+    def __init__(self, channel: AbstractChannel) -> None:
+        self._channel = channel
+
+    async def publish_all(self, routed: Iterable[tuple[str, aio_pika.Message]]) -> None:
+        exchange = self._channel.default_exchange
+        await asyncio.gather(
+            *(exchange.publish(msg, routing_key=queue, mandatory=True) for queue, msg in routed)
+        )
+
+    async def publish(self, queue: str, msg: aio_pika.Message) -> None:
+        await self.publish_all([(queue, msg)])

@@ -1,0 +1,99 @@
+"""The MariaDB/MySQL connection pool (asyncmy) and the one place that turns its failures into 503s."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncmy
+from asyncmy.errors import Error as MysqlError
+from asyncmy.errors import IntegrityError, OperationalError
+
+from app.domain.errors import ServiceUnavailable, Unavailable
+from app.infrastructure.mysql_url import MysqlTarget, parse_mysql_url
+
+__all__ = ["Database", "IntegrityError", "MysqlError"]
+
+# Error numbers that mean the server is gone or unreachable, not that the statement was wrong.
+_CONNECTION_ERRNOS = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | ConnectionError):
+        return True
+    if isinstance(exc, OperationalError) and exc.args:
+        return exc.args[0] in _CONNECTION_ERRNOS
+    return False
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int) -> None:
+        self.target: MysqlTarget = parse_mysql_url(url)
+        self.pool_size = pool_size
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncmy.create_pool(
+                host=self.target.host,
+                port=self.target.port,
+                user=self.target.user,
+                password=self.target.password,
+                db=self.target.database,
+                minsize=1,
+                maxsize=self.pool_size,
+                autocommit=False,
+                pool_recycle=300,
+                charset="utf8mb4",
+                init_command="SET time_zone = '+00:00', SESSION tx_isolation = 'READ-COMMITTED'",
+            )
+        except Exception as exc:  # asyncmy raises several kinds for a server that is not there
+            raise ServiceUnavailable("MySQL", "FLASHSALE_MYSQL_URL", str(exc)) from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
+            self._pool = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        """A cursor inside one transaction: commit on success, roll back on any error.
+
+        A lost connection becomes `Unavailable` (503) so callers never see a driver exception."""
+        if self._pool is None:
+            raise Unavailable("the database is not connected")
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:
+            raise Unavailable("the database is unreachable") from exc
+        discard = False
+        try:
+            async with conn.cursor() as cur:
+                try:
+                    yield cur
+                    await conn.commit()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await conn.rollback()
+                    raise
+        except Exception as exc:
+            if is_connection_error(exc):
+                discard = True
+                raise Unavailable("the database is unreachable") from exc
+            raise
+        finally:
+            if discard:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._pool.release(conn)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.transaction() as cur:
+                await cur.execute("SELECT 1")
+                await cur.fetchone()
+            return True
+        except Exception:
+            return False

@@ -1,0 +1,148 @@
+"""The sale's cache in Redis: load (preheat), reserve, adjust, read. All script calls go through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.domain.models import Sale
+from app.domain.timefmt import to_ms
+from app.infrastructure.keys import Names
+from app.infrastructure.lua import Scripts
+
+# Sale keys live this long after the sale ends and its last payment window closes (idempotency replays).
+KEEP_AFTER_END_MS = 24 * 3600 * 1000
+PLACEHOLDER = ""  # a field no user id or order id can be: keeps a hash alive so its expiry sticks
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    code: str
+    value: str
+    now_ms: int
+
+
+class SaleCache:
+    def __init__(self, redis: Redis, scripts: Scripts, names: Names) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.names = names
+
+    async def now_ms(self) -> int:
+        sec, usec = await self.redis.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    async def is_loaded(self, sale_id: int) -> bool:
+        return bool(await self.redis.exists(self.names.sale(sale_id).meta))
+
+    async def stock_left(self, sale_ids: list[int]) -> dict[int, int | None]:
+        """The cached stock of each sale, None where it is not loaded."""
+        if not sale_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sale_id in sale_ids:
+                pipe.hget(self.names.sale(sale_id).meta, "stock_left")
+            values = await pipe.execute()
+        return {sid: (int(v) if v is not None else None) for sid, v in zip(sale_ids, values, strict=True)}
+
+    async def load(
+        self,
+        sale: Sale,
+        *,
+        epoch: int,
+        stock_left: int,
+        holdings: list[tuple[str, int]],
+        idempotency: list[tuple[str, str, int, int]],
+    ) -> bool:
+        """Write the sale's cache from the database truth. The caller holds the sale's row lock, so no other
+        preheat runs at once; the metadata goes last, so a crash half-way leaves the sale 'not loaded'."""
+        keys = self.names.sale(sale.id)
+        if await self.redis.exists(keys.meta):
+            return False
+        await self.redis.delete(keys.users, keys.idem, keys.res, keys.rate, keys.uorders, keys.returned)
+        await self.redis.hset(keys.users, PLACEHOLDER, "0")
+        for i in range(0, len(holdings), CHUNK):
+            await self.redis.hset(keys.users, mapping=dict(holdings[i : i + CHUNK]))
+        await self.redis.hset(keys.idem, PLACEHOLDER, "0")
+        for i in range(0, len(idempotency), CHUNK):
+            part = idempotency[i : i + CHUNK]
+            await self.redis.hset(keys.idem, mapping={f"{u}|{k}": f"{o}|{q}" for u, k, o, q in part})
+        for key in (keys.res, keys.rate, keys.uorders):
+            await self.redis.hset(key, PLACEHOLDER, "0")
+        await self.redis.sadd(keys.returned, PLACEHOLDER)
+        await self.redis.sadd(self.names.handoff_sales, str(sale.id))
+        expire_at = to_ms(sale.ends_at) + sale.payment_timeout_seconds * 1000 + KEEP_AFTER_END_MS
+        meta = {
+            "sale": sale.id,
+            "start_ms": to_ms(sale.starts_at),
+            "end_ms": to_ms(sale.ends_at),
+            "paused": int(sale.paused),
+            "stock_left": stock_left,
+            "limit": sale.per_user_limit,
+            "price": sale.price_cents,
+            "timeout_s": sale.payment_timeout_seconds,
+            "epoch": epoch,
+        }
+        args: list[str | int] = [expire_at]
+        for field, value in meta.items():
+            args += [field, value]
+        loaded = await self.scripts.load(keys=keys.expiring(), args=args)
+        return bool(loaded)
+
+    async def reserve(
+        self,
+        sale_id: int,
+        *,
+        user_id: str,
+        quantity: int,
+        order_id: int,
+        idempotency_key: str | None,
+        rate_user: int,
+        address: str | None,
+        rate_address: int,
+        backlog_max: int,
+    ) -> ReserveResult:
+        keys = self.names.sale(sale_id)
+        code, value, now = await self.scripts.reserve(
+            keys=keys.reserve(),
+            args=[
+                user_id,
+                quantity,
+                order_id,
+                idempotency_key or "",
+                rate_user,
+                address or "",
+                rate_address,
+                backlog_max,
+                self.names.stock_channel,
+            ],
+        )
+        return ReserveResult(code=code, value=value, now_ms=int(now))
+
+    async def adjust(self, sale_id: int, *, stock_delta: int, paused: bool | None) -> tuple[str, int]:
+        code, left = await self.scripts.adjust(
+            keys=[self.names.sale(sale_id).meta],
+            args=[stock_delta, "" if paused is None else int(paused), self.names.stock_channel],
+        )
+        return code, int(left)
+
+    async def release(self, sale_id: int, *, order_id: int, user_id: str, quantity: int, epoch: int) -> str:
+        keys = self.names.sale(sale_id)
+        result = await self.scripts.release(
+            keys=[keys.meta, keys.users, keys.returned],
+            args=[order_id, user_id, quantity, epoch, self.names.stock_channel],
+        )
+        return str(result)
+
+    async def reservation(self, sale_id: int, order_id: int) -> str | None:
+        value = await self.redis.hget(self.names.sale(sale_id).res, str(order_id))
+        return str(value) if value else None
+
+    async def user_order_ids(self, sale_id: int, user_id: str) -> list[int]:
+        value = await self.redis.hget(self.names.sale(sale_id).uorders, user_id)
+        return [int(x) for x in str(value).split(",")] if value else []
+
+    async def known_sales(self) -> list[int]:
+        return sorted(int(x) for x in await self.redis.smembers(self.names.handoff_sales))

@@ -1,0 +1,56 @@
+"""JWT access tokens: HS256 only, claims sub, role, exp."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from app.domain.errors import Unauthorized
+
+ROLES = ("user", "admin")
+# A user id is any short printable string without separators (identity may come from an external provider).
+SUBJECT = re.compile(r"^[A-Za-z0-9_.@:+-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class TokenService:
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user_id: str, role: str, ttl_seconds: int | None = None) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        if not SUBJECT.match(user_id):
+            raise ValueError("user id must be 1-64 characters of [A-Za-z0-9_.@:+-]")
+        now = int(time.time())
+        claims = {"sub": user_id, "role": role, "iat": now, "exp": now + (ttl_seconds or self.ttl_seconds)}
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> Principal:
+        if len(token) > 4096:
+            raise Unauthorized("token too long")
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"], options={"require": ["sub", "exp", "role"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from None
+        sub, role = claims.get("sub"), claims.get("role")
+        if not isinstance(sub, str) or not SUBJECT.match(sub) or role not in ROLES:
+            raise Unauthorized("invalid token claims")
+        return Principal(user_id=sub, role=role)

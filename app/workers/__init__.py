@@ -1,0 +1,1 @@
+"""Long-running consumers: the relay, the order writers and the payment-timeout worker."""

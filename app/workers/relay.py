@@ -1,0 +1,125 @@
+"""The relay: moves accepted orders from each sale's Redis hand-off stream to the RabbitMQ order queue.
+
+It reads with a consumer group, publishes a batch with publisher confirms in flight, and only after every
+confirm acknowledges and deletes the stream entries. Entries a crashed relay had read but not acknowledged
+are claimed back after a short idle time, so nothing accepted is lost; a duplicate publish is harmless
+(the order writers are idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from app.infrastructure.amqp import Publisher, message
+from app.infrastructure.keys import Names
+from app.infrastructure.metrics import RELAYED
+from app.infrastructure.redis_client import REDIS_DOWN
+
+log = logging.getLogger(__name__)
+GROUP = "relay"
+CLAIM_IDLE_MS = 15_000
+
+
+class Relay:
+    def __init__(self, redis: Redis, publisher: Publisher, names: Names, batch_size: int) -> None:
+        self._redis = redis
+        self._publisher = publisher
+        self._names = names
+        self._batch = batch_size
+        self._consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._streams: dict[str, int] = {}  # stream key -> sale id
+        self._stopping = asyncio.Event()
+        self._reread = True  # first read our own unacknowledged entries (after a restart or a failure)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _refresh_streams(self) -> None:
+        for raw in await self._redis.smembers(self._names.handoff_sales):
+            key = self._names.sale(int(raw)).handoff
+            if key not in self._streams:
+                with contextlib.suppress(ResponseError):  # BUSYGROUP: the group exists already
+                    await self._redis.xgroup_create(key, GROUP, id="0", mkstream=True)
+                self._streams[key] = int(raw)
+
+    async def _forward(self, entries: list[tuple[str, list[tuple[str, dict[str, str]]]]]) -> int:
+        routed, acks = [], []
+        for stream, items in entries:
+            for entry_id, fields in items:
+                record = fields.get("r")
+                if record is None:
+                    acks.append((stream, entry_id))
+                    continue
+                order_id = str(json.loads(record).get("o", ""))
+                routed.append((self._names.orders_queue, message(record.encode(), order_id)))
+                acks.append((stream, entry_id))
+        if routed:
+            await self._publisher.publish_all(routed)
+        if acks:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for stream, entry_id in acks:
+                    pipe.xack(stream, GROUP, entry_id)
+                    pipe.xdel(stream, entry_id)
+                await pipe.execute()
+        RELAYED.inc(len(routed))
+        return len(routed)
+
+    async def claim_abandoned(self) -> int:
+        moved = 0
+        for stream in list(self._streams):
+            start = "0-0"
+            while True:
+                reply = await self._redis.xautoclaim(
+                    stream, GROUP, self._consumer, CLAIM_IDLE_MS, start_id=start, count=self._batch
+                )
+                start, items = reply[0], reply[1]
+                if items:
+                    moved += await self._forward([(stream, items)])
+                if start in ("0-0", b"0-0") or not items:
+                    break
+        return moved
+
+    async def run_once(self, block_ms: int = 1000) -> int:
+        await self._refresh_streams()
+        if not self._streams:
+            await asyncio.sleep(block_ms / 1000)
+            return 0
+        if self._reread:
+            reply = await self._redis.xreadgroup(
+                GROUP, self._consumer, dict.fromkeys(self._streams, "0"), count=self._batch
+            )
+            if not any(items for _stream, items in reply or []):
+                self._reread = False
+            return await self._forward(reply or [])
+        reply = await self._redis.xreadgroup(
+            GROUP, self._consumer, dict.fromkeys(self._streams, ">"), count=self._batch, block=block_ms
+        )
+        return await self._forward(reply or [])
+
+    async def run(self) -> None:
+        last_claim = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            try:
+                if loop.time() - last_claim > CLAIM_IDLE_MS / 3000:
+                    await self._refresh_streams()
+                    await self.claim_abandoned()
+                    last_claim = loop.time()
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except REDIS_DOWN as exc:
+                log.warning("relay: Redis unreachable (%s); retrying", exc)
+                self._reread = True
+                await asyncio.sleep(1)
+            except Exception as exc:  # RabbitMQ down or refusing: entries stay pending and are re-read
+                log.warning("relay: %s; retrying", exc)
+                self._reread = True
+                await asyncio.sleep(1)
