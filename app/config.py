@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,13 +50,17 @@ def _dev_secret(env: dict[str, str]) -> str:
     directory = dev_state_dir(env)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "jwt-secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        # Write a private (0600) temporary file, then link it into place: the link is atomic and fails if
+        # another process got there first, so no process ever reads a half-written secret.
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".jwt-secret.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     secret = path.read_text().strip()
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"the development secret in {path} is too short; delete the file to regenerate it")
