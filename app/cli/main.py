@@ -147,7 +147,7 @@ def dlq_replay(limit: int) -> None:
 @click.option("--shoppers", type=click.IntRange(1, 1_000_000), default=5000, show_default=True)
 @click.option("--stock", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
 @click.option("--pay-share", type=click.FloatRange(0, 1), default=0.3, show_default=True)
-@click.option("--payment-timeout", type=click.IntRange(1, 86400), default=5, show_default=True)
+@click.option("--payment-timeout", type=click.IntRange(1, 86400), default=20, show_default=True)
 @click.option("--api-workers", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 def demo(shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_workers: int, port: int) -> None:
