@@ -9,32 +9,31 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from redis.asyncio import Redis
 
 from app.application.accounts import Accounts
 from app.application.catalogue import Catalogue
 from app.application.orders import Orders
-from app.application.stock_return import StockReturns
 from app.application.preheat import DrainCheck, Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
+from app.application.stock_return import StockReturns
 from app.config import Settings
 from app.infrastructure import amqp
 from app.infrastructure.amqp import Publisher
 from app.infrastructure.db import Database
 from app.infrastructure.fake_payments import FakePaymentProvider
-from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import QueueDepth
-from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
+from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
+from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
 
 
@@ -122,9 +121,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             await lease.acquire()
             lease.start()
             ids = IdGenerator(lease)
-            limits = Limits(
-                settings.rate_limit_user, settings.rate_limit_address, settings.handoff_backlog_max
-            )
+            limits = Limits(settings.rate_limit_user, settings.rate_limit_address, settings.handoff_backlog_max)
             container.lease = lease
             if use_cache:
                 container.purchase = RedisPurchase(db, cache, ids, flags, limits)

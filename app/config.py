@@ -39,9 +39,7 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
 
 def dev_state_dir(env: dict[str, str]) -> Path:
     """Where development state (the generated secret) lives, shared by every process of the machine."""
-    base = (
-        env.get("FLASHSALE_STATE_DIR") or env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    )
+    base = env.get("FLASHSALE_STATE_DIR") or env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "flashsale"
 
 
@@ -103,9 +101,7 @@ class Settings:
         elif dev:
             secret = _dev_secret(env)
         elif require_secret:
-            raise ConfigError(
-                "FLASHSALE_JWT_SECRET is not set (set it, or FLASHSALE_DEV=1 for a generated one)"
-            )
+            raise ConfigError("FLASHSALE_JWT_SECRET is not set (set it, or FLASHSALE_DEV=1 for a generated one)")
         strategy = env.get("FLASHSALE_STOCK_STRATEGY", "redis")
         if strategy not in ("redis", "db"):
             raise ConfigError(f"FLASHSALE_STOCK_STRATEGY must be 'redis' or 'db', got {strategy!r}")
@@ -123,9 +119,7 @@ class Settings:
             dev=dev,
             rate_limit_user=_int(env, "FLASHSALE_RATE_LIMIT_USER", cls.rate_limit_user, 0, 10**9),
             rate_limit_address=_int(env, "FLASHSALE_RATE_LIMIT_ADDRESS", cls.rate_limit_address, 0, 10**9),
-            handoff_backlog_max=_int(
-                env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12
-            ),
+            handoff_backlog_max=_int(env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12),
             redis_pool_size=_int(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
             mysql_pool_size=_int(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),
             namespace=namespace,

@@ -26,10 +26,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.limit:
-                    await _reject(send)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await _reject(send)
+                return
         seen = 0
 
         async def capped() -> Message:

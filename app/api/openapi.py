@@ -141,12 +141,8 @@ def _page(name: str) -> dict[str, Any]:
     }
 
 
-def _op(
-    summary: str, ok: int, body: Any, *, auth: bool, request: str | None = None, errors: str = ""
-) -> dict:
-    responses: dict[str, Any] = {
-        str(ok): {"description": "success", "content": {"application/json": {"schema": body}}}
-    }
+def _op(summary: str, ok: int, body: Any, *, auth: bool, request: str | None = None, errors: str = "") -> dict:
+    responses: dict[str, Any] = {str(ok): {"description": "success", "content": {"application/json": {"schema": body}}}}
     for code in errors.split():
         responses[code] = {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
@@ -173,14 +169,10 @@ def document() -> dict[str, Any]:
     v1 = "/api/v1"
     paths: dict[str, Any] = {
         f"{v1}/users": {
-            "post": _op(
-                "Register", 201, _ref("User"), auth=False, request="Credentials", errors="409 413 422 429"
-            )
+            "post": _op("Register", 201, _ref("User"), auth=False, request="Credentials", errors="409 413 422 429")
         },
         f"{v1}/auth/token": {
-            "post": _op(
-                "Issue a token", 200, _ref("Token"), auth=False, request="Credentials", errors="401 422 429"
-            )
+            "post": _op("Issue a token", 200, _ref("Token"), auth=False, request="Credentials", errors="401 422 429")
         },
         f"{v1}/commodities": {
             "get": {
@@ -288,9 +280,7 @@ def document() -> dict[str, Any]:
         },
         "/healthz": {"get": _op("Liveness", 200, {"type": "object"}, auth=False)},
         "/readyz": {
-            "get": _op(
-                "Readiness: each dependency's state", 200, {"type": "object"}, auth=False, errors="503"
-            )
+            "get": _op("Readiness: each dependency's state", 200, {"type": "object"}, auth=False, errors="503")
         },
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
         "/openapi.json": {"get": _op("This document", 200, {"type": "object"}, auth=False)},

@@ -13,7 +13,7 @@ CREDENTIALS = {"username": USERNAME, "password": PASSWORD}
 
 
 def _container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+    return request.app.state.container
 
 
 async def _limit_logins(request: Request, username: str) -> None:
@@ -36,6 +36,4 @@ async def issue_token(request: Request) -> JSONResponse:
     data = validate(await json_body(request), CREDENTIALS)
     await _limit_logins(request, data["username"])
     issued = await _container(request).accounts.login(data["username"], data["password"])
-    return JSONResponse(
-        {"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in}
-    )
+    return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in})

@@ -35,7 +35,7 @@ SALE_CHANGE = {
 
 
 def _c(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+    return request.app.state.container
 
 
 async def create_commodity(request: Request) -> JSONResponse:

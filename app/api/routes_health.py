@@ -29,9 +29,7 @@ async def readyz(request: Request) -> JSONResponse:
     checks = {"redis": "up" if redis_ok else "down", "mysql": "up" if db_ok else "down"}
     if c.lease is not None:
         checks["order_ids"] = "up" if c.lease.valid else "down"
-    needed = (
-        ["redis", "order_ids"] if c.settings.stock_strategy == "redis" else ["redis", "mysql", "order_ids"]
-    )
+    needed = ["redis", "order_ids"] if c.settings.stock_strategy == "redis" else ["redis", "mysql", "order_ids"]
     ready = all(checks.get(name, "up") == "up" for name in needed)
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "dependencies": checks},

@@ -13,7 +13,7 @@ from app.domain.errors import InvalidRequest
 
 
 def _orders(request: Request) -> Orders:
-    return request.app.state.container.orders  # type: ignore[no-any-return]
+    return request.app.state.container.orders
 
 
 async def list_orders(request: Request) -> JSONResponse:

@@ -62,7 +62,7 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
         raise InvalidRequest(f"unknown field(s): {', '.join(unknown)}")
     out: dict[str, Any] = {}
     for name, field in spec.items():
-        if name not in data or data[name] is None and not field.required:
+        if name not in data or (data[name] is None and not field.required):
             if field.required:
                 raise InvalidRequest(f"{name} is required")
             out[name] = field.default

@@ -96,14 +96,20 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
                 f"stock {sale.stock} vs cache stock_left {cached_left} + {taken} units in orders not cancelled",
             )
         )
-        cached_users = {u: int(q) for u, q in (await redis.hgetall(keys.users)).items() if u != PLACEHOLDER}
+        cached_users = {str(u): int(q) for u, q in (await redis.hgetall(keys.users)).items() if u != PLACEHOLDER}
         cached_users = {u: q for u, q in cached_users.items() if q > 0}
         differ = sorted(u for u in set(cached_users) | set(holdings) if cached_users.get(u, 0) != holdings.get(u, 0))
         checks.append(
-            Check("allowances_match", not differ, f"{len(differ)} user(s) whose cached allowance differs from orders")
+            Check(
+                "allowances_match",
+                not differ,
+                f"{len(differ)} user(s) whose cached allowance differs from orders",
+            )
         )
     else:
-        checks.append(Check("stock_conserved", sale.stock == sale.stock_left + taken, "cache not loaded: database only"))
+        checks.append(
+            Check("stock_conserved", sale.stock == sale.stock_left + taken, "cache not loaded: database only")
+        )
     over = sorted(u for u, q in holdings.items() if q > sale.per_user_limit)
     checks.append(Check("per_user_limit", not over, f"{len(over)} user(s) over the limit of {sale.per_user_limit}"))
     lost = sorted(accepted - written)

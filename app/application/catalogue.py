@@ -137,7 +137,5 @@ class Catalogue:
                         f"stock {new_stock} is below what is sold or reserved ({new_stock - delta - left})",
                         code="stock_below_sold",
                     )
-            await sql.update_sale(
-                cur, sale_id, paused=new_paused, stock=new_stock, stock_left=sale.stock_left + delta
-            )
+            await sql.update_sale(cur, sale_id, paused=new_paused, stock=new_stock, stock_left=sale.stock_left + delta)
         return await self.sale(sale_id)

@@ -96,9 +96,7 @@ class OrderWriter:
                 units[r.sale_id] += r.quantity
             for sale_id in sorted(units):
                 if not await sql_orders.take_stock(cur, sale_id, units[sale_id]):
-                    raise _TakeFailed(
-                        f"sale {sale_id} has fewer than {units[sale_id]} units left in the database"
-                    )
+                    raise _TakeFailed(f"sale {sale_id} has fewer than {units[sale_id]} units left in the database")
             if fresh:
                 await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
             results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]

@@ -36,15 +36,11 @@ def reservation_from_json(raw: str) -> Reservation:
 
 
 def _pending() -> Conflict:
-    return Conflict(
-        "the order is still being written; try again in a second", code="order_pending", retry_after=1
-    )
+    return Conflict("the order is still being written; try again in a second", code="order_pending", retry_after=1)
 
 
 class Orders:
-    def __init__(
-        self, db: Database, cache: SaleCache, payments: PaymentProvider, returns: StockReturns
-    ) -> None:
+    def __init__(self, db: Database, cache: SaleCache, payments: PaymentProvider, returns: StockReturns) -> None:
         self._db = db
         self._cache = cache
         self._payments = payments
@@ -109,9 +105,7 @@ class Orders:
         if order.status is OrderStatus.CANCELLED:
             raise Conflict("the order was cancelled", code="order_cancelled")
         if order.status is OrderStatus.PAYING:
-            raise Conflict(
-                "a payment for this order is in progress", code="payment_in_progress", retry_after=1
-            )
+            raise Conflict("a payment for this order is in progress", code="payment_in_progress", retry_after=1)
         raise Conflict("the payment window of this order has closed", code="order_expired")
 
     async def _charge(self, order: Order) -> Order:

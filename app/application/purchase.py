@@ -57,9 +57,7 @@ def conflict(code: str) -> Conflict:
 
 
 class RedisPurchase:
-    def __init__(
-        self, db: Database, cache: SaleCache, ids: IdGenerator, flags: SoldOutFlags, limits: Limits
-    ) -> None:
+    def __init__(self, db: Database, cache: SaleCache, ids: IdGenerator, flags: SoldOutFlags, limits: Limits) -> None:
         self._db = db
         self._cache = cache
         self._ids = ids
@@ -116,9 +114,7 @@ class RedisPurchase:
             if sale is None:
                 raise NotFound("no such sale")
             if req.idempotency_key is not None:
-                found = await sql_orders.by_idempotency_key(
-                    cur, req.sale_id, req.user_id, req.idempotency_key
-                )
+                found = await sql_orders.by_idempotency_key(cur, req.sale_id, req.user_id, req.idempotency_key)
                 if found is not None:
                     if found.quantity != req.quantity:
                         raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")

@@ -49,15 +49,11 @@ class DbPurchase:
         except IntegrityError:
             # A concurrent purchase with the same key won the unique index: answer as its replay.
             async with self._db.transaction() as cur:
-                found = await sql_orders.by_idempotency_key(
-                    cur, req.sale_id, req.user_id, req.idempotency_key or ""
-                )
+                found = await sql_orders.by_idempotency_key(cur, req.sale_id, req.user_id, req.idempotency_key or "")
             if found is None:
                 raise
             if found.quantity != req.quantity:
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used with a different quantity"
-                ) from None
+                raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity") from None
             return Accepted(found.id, OrderStatus.CREATED.value), "replay"
         accepted, label, created = outcome
         if created is not None:
@@ -131,9 +127,7 @@ class DbPurchase:
         try:
             if not await self._rates.allow("buy-user", req.user_id, self._limits.rate_user):
                 raise RateLimited("too many purchases from this user")
-            if req.address and not await self._rates.allow(
-                "buy-addr", req.address, self._limits.rate_address
-            ):
+            if req.address and not await self._rates.allow("buy-addr", req.address, self._limits.rate_address):
                 raise RateLimited("too many purchases from this address")
         except REDIS_DOWN as exc:
             raise Unavailable("the rate-limit store (Redis) is unreachable") from exc

@@ -80,7 +80,7 @@ async def _wait_ready(session: aiohttp.ClientSession, base: str, procs: list[sub
     while time.monotonic() < deadline:
         for proc in procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"a demo process exited early ({proc.args}); run it alone to see why")
+                raise RuntimeError(f"a demo process exited early ({proc.args!r}); run it alone to see why")
         with contextlib.suppress(aiohttp.ClientError):
             async with session.get(f"{base}/readyz") as reply:
                 if reply.status == 200:
@@ -183,11 +183,11 @@ async def _pay_some(session: aiohttp.ClientSession, base: str, tally: Tally, sha
     return results
 
 
-async def _wait_for(label: str, check: Callable[[], Awaitable[bool]], timeout: float) -> float:
+async def _wait_for(label: str, check: Callable[[], Awaitable[bool]], within: float) -> float:
     """The moment (perf_counter) the check first held, or -1 if it did not within the timeout."""
     started = time.perf_counter()
     with console.status(label):
-        while time.perf_counter() - started < timeout:
+        while time.perf_counter() - started < within:
             if await check():
                 return time.perf_counter()
             await asyncio.sleep(0.05)
@@ -203,7 +203,9 @@ async def run_demo(opts: DemoOptions) -> int:
         _spawn(["api", "--port", str(opts.port), "--workers", str(opts.api_workers)], env),
         _spawn(["worker", "all"], env),
     ]
-    console.print(f"[bold]flashsale demo[/]: API on {base} ({opts.api_workers} workers), relay + order writers + timeouts")
+    console.print(
+        f"[bold]flashsale demo[/]: API on {base} ({opts.api_workers} workers), relay + order writers + timeouts"
+    )
     try:
         connector = aiohttp.TCPConnector(limit=CONNECTIONS)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
@@ -243,7 +245,8 @@ async def run_demo(opts: DemoOptions) -> int:
                         )
                         (open_orders,) = await cur.fetchone()
                         await cur.execute(
-                            "SELECT COUNT(*) FROM stock_returns WHERE sale_id = %s AND applied_at IS NULL", (sale_id,)
+                            "SELECT COUNT(*) FROM stock_returns WHERE sale_id = %s AND applied_at IS NULL",
+                            (sale_id,),
                         )
                         (unapplied,) = await cur.fetchone()
                     return bool(open_orders == 0 and unapplied == 0)
@@ -295,10 +298,8 @@ def _report(
         if outcome != "accepted":
             table.add_row(f"  answered {outcome}", str(count))
     table.add_row("throughput", f"{requests / burst_seconds:,.0f} requests/s over {burst_seconds:.2f} s")
-    table.add_row(
-        "latency",
-        f"p50 {_percentile(tally.latencies, 0.5) * 1000:.1f} ms, p99 {_percentile(tally.latencies, 0.99) * 1000:.1f} ms",
-    )
+    p50, p99 = (_percentile(tally.latencies, p) * 1000 for p in (0.5, 0.99))
+    table.add_row("latency", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     if drained_at < 0:
         table.add_row("pipeline drained", "NOT within 120 s")
     elif tally.accepted:

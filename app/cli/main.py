@@ -96,7 +96,9 @@ def token(user_id: str, admin: bool, ttl: int | None) -> None:
 
     cfg = settings()
     try:
-        click.echo(TokenService(cfg.jwt_secret, cfg.token_ttl_seconds).issue(user_id, "admin" if admin else "user", ttl))
+        click.echo(
+            TokenService(cfg.jwt_secret, cfg.token_ttl_seconds).issue(user_id, "admin" if admin else "user", ttl)
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -34,7 +34,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
 
-        return uvloop.run(coro)  # type: ignore[no-any-return]
+        return uvloop.run(coro)
     except ImportError:  # pragma: no cover - uvloop is a dependency
         return asyncio.run(coro)
     except ServiceUnavailable as exc:

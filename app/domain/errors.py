@@ -21,9 +21,7 @@ class DomainError(Exception):
     code = "invalid_request"
     retry_after: float | None = None
 
-    def __init__(
-        self, message: str = "", *, code: str | None = None, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str = "", *, code: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message or self.code)
         if code is not None:
             self.code = code

@@ -97,9 +97,7 @@ class Publisher:
 
     async def publish_all(self, routed: Iterable[tuple[str, aio_pika.Message]]) -> None:
         exchange = self._channel.default_exchange
-        await asyncio.gather(
-            *(exchange.publish(msg, routing_key=queue, mandatory=True) for queue, msg in routed)
-        )
+        await asyncio.gather(*(exchange.publish(msg, routing_key=queue, mandatory=True) for queue, msg in routed))
 
     async def publish(self, queue: str, msg: aio_pika.Message) -> None:
         await self.publish_all([(queue, msg)])

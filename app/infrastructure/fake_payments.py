@@ -25,8 +25,6 @@ class FakePaymentProvider:
 
     async def charged(self, idempotency_key: str) -> bool | None:
         async with self._db.transaction() as cur:
-            await cur.execute(
-                "SELECT status FROM fake_charges WHERE idempotency_key = %s", (idempotency_key,)
-            )
+            await cur.execute("SELECT status FROM fake_charges WHERE idempotency_key = %s", (idempotency_key,))
             row = await cur.fetchone()
         return None if row is None else row[0] == "succeeded"

@@ -53,9 +53,7 @@ class NodeLease:
         if self.node is None:
             return False
         started = time.monotonic()
-        ok = await self._scripts.lease(
-            keys=[self._names.node_lease(self.node)], args=[self._token, self._lease_ms]
-        )
+        ok = await self._scripts.lease(keys=[self._names.node_lease(self.node)], args=[self._token, self._lease_ms])
         if ok:
             self._valid_until = started + self._lease_ms / 1000 - 1
         return bool(ok)

@@ -47,7 +47,7 @@ ORDER_BATCH = Histogram(
 ORDER_LAG = Histogram(
     "flashsale_order_pipeline_lag_seconds",
     "From the reservation to the order's commit in the database",
-    buckets=LATENCY_BUCKETS + (30.0, 60.0),
+    buckets=(*LATENCY_BUCKETS, 30.0, 60.0),
 )
 DEAD_LETTERED = Counter("flashsale_dead_lettered_total", "Messages sent to the dead-letter queue", ["reason"])
 CANCELLATIONS = Counter("flashsale_orders_cancelled_total", "Orders cancelled, by reason", ["reason"])
@@ -57,9 +57,7 @@ TIMEOUT_LAG = Histogram(
     "How long after expires_at an unpaid order was cancelled",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
 )
-STOCK_RETURNS = Counter(
-    "flashsale_stock_returns_total", "Stock returns applied to the cache, by result", ["result"]
-)
+STOCK_RETURNS = Counter("flashsale_stock_returns_total", "Stock returns applied to the cache, by result", ["result"])
 INVARIANT_OK = Gauge(
     "flashsale_invariant_ok",
     "1 when the invariant held at the last audit, 0 when it failed",

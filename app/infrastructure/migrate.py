@@ -28,9 +28,7 @@ def migrate(url: str) -> list[str]:
         conn.commit()
     finally:
         conn.close()
-    backend = get_backend(
-        f"mysql://{target.user}:{target.password}@{target.host}:{target.port}/{target.database}"
-    )
+    backend = get_backend(f"mysql://{target.user}:{target.password}@{target.host}:{target.port}/{target.database}")
     migrations = read_migrations(str(MIGRATIONS))
     with backend.lock():
         todo = backend.to_apply(migrations)

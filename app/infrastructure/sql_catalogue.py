@@ -158,8 +158,7 @@ async def holdings(cur: Any, sale_id: int) -> list[tuple[str, int]]:
 async def idempotency_keys(cur: Any, sale_id: int) -> list[tuple[str, str, int, int]]:
     """(user, key, order id, quantity) of the sale's orders that were bought with a key."""
     await cur.execute(
-        "SELECT user_id, idempotency_key, id, quantity FROM orders "
-        "WHERE sale_id = %s AND idempotency_key IS NOT NULL",
+        "SELECT user_id, idempotency_key, id, quantity FROM orders WHERE sale_id = %s AND idempotency_key IS NOT NULL",
         (sale_id,),
     )
     return [(r[0], r[1], int(r[2]), int(r[3])) for r in await cur.fetchall()]

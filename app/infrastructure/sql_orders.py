@@ -9,9 +9,7 @@ from typing import Any
 from app.domain.models import Order, OrderStatus
 from app.domain.timefmt import aware, naive_utc
 
-ORDER_COLUMNS = (
-    "id, sale_id, user_id, quantity, amount_cents, status, created_at, paid_at, expires_at, cancel_reason"
-)
+ORDER_COLUMNS = "id, sale_id, user_id, quantity, amount_cents, status, created_at, paid_at, expires_at, cancel_reason"
 
 
 @dataclass(frozen=True)
@@ -120,9 +118,7 @@ async def by_ids(cur: Any, ids: list[int]) -> list[Order]:
     return [order_from_row(r) for r in await cur.fetchall()]
 
 
-async def list_for_user(
-    cur: Any, user_id: str, sale_id: int | None, limit: int, before_id: int | None
-) -> list[Order]:
+async def list_for_user(cur: Any, user_id: str, sale_id: int | None, limit: int, before_id: int | None) -> list[Order]:
     where, args = ["user_id = %s"], [user_id]
     if sale_id is not None:
         where.append("sale_id = %s")

@@ -43,9 +43,7 @@ class TokenService:
         if len(token) > 4096:
             raise Unauthorized("token too long")
         try:
-            claims = jwt.decode(
-                token, self._secret, algorithms=["HS256"], options={"require": ["sub", "exp", "role"]}
-            )
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"require": ["sub", "exp", "role"]})
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired") from None
         except jwt.PyJWTError as exc:

@@ -15,7 +15,7 @@ import time
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from app.application.order_writer import OrderWriter, Outcome
+from app.application.order_writer import OrderWriter, Outcome, Written
 from app.application.orders import reservation_from_json
 from app.domain.errors import Unavailable
 from app.domain.models import Reservation
@@ -131,7 +131,7 @@ class OrderConsumer:
         ORDERS_WRITTEN.inc(len(written))
         ORDER_BATCH.observe(len(written))
 
-    async def _write_until_done(self, batch: list[Reservation]):  # type: ignore[no-untyped-def]
+    async def _write_until_done(self, batch: list[Reservation]) -> list[Written]:
         delay = 0.2
         while True:
             try:

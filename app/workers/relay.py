@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -49,7 +50,8 @@ class Relay:
                     await self._redis.xgroup_create(key, GROUP, id="0", mkstream=True)
                 self._streams[key] = int(raw)
 
-    async def _forward(self, entries: list[tuple[str, list[tuple[str, dict[str, str]]]]]) -> int:
+    async def _forward(self, entries: Any) -> int:
+        """Publish [(stream, [(entry id, fields)])] with confirms, then acknowledge and delete the entries."""
         routed, acks = [], []
         for stream, items in entries:
             for entry_id, fields in items:
@@ -76,7 +78,7 @@ class Relay:
         for stream in list(self._streams):
             start = "0-0"
             while True:
-                reply = await self._redis.xautoclaim(
+                reply: Any = await self._redis.xautoclaim(
                     stream, GROUP, self._consumer, CLAIM_IDLE_MS, start_id=start, count=self._batch
                 )
                 start, items = reply[0], reply[1]
@@ -91,6 +93,7 @@ class Relay:
         if not self._streams:
             await asyncio.sleep(block_ms / 1000)
             return 0
+        reply: Any
         if self._reread:
             reply = await self._redis.xreadgroup(
                 GROUP, self._consumer, dict.fromkeys(self._streams, "0"), count=self._batch

@@ -37,7 +37,13 @@ async def run_workers(settings: Settings, kind: str) -> None:
             channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
             runners.append(
                 TimeoutWorker(
-                    channel, c.db, c.returns, c.orders, m.scheduler, c.names, sweep_seconds=settings.timeout_sweep_seconds
+                    channel,
+                    c.db,
+                    c.returns,
+                    c.orders,
+                    m.scheduler,
+                    c.names,
+                    sweep_seconds=settings.timeout_sweep_seconds,
                 )
             )
         if not runners:
