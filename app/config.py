@@ -85,7 +85,8 @@ class Settings:
     order_prefetch: int = 200
     order_batch_size: int = 100
     order_max_attempts: int = 5
-    timeout_sweep_seconds: float = 5.0
+    timeout_sweep_seconds: float = 1.0
+    worker_metrics_port: int = 9100
     node_lease_seconds: int = 30
     relay_batch_size: int = 256
     sold_out_flag_seconds: float = 1.0
@@ -127,6 +128,7 @@ class Settings:
             order_batch_size=_int(env, "FLASHSALE_ORDER_BATCH_SIZE", cls.order_batch_size, 1, 10_000),
             order_max_attempts=_int(env, "FLASHSALE_ORDER_MAX_ATTEMPTS", cls.order_max_attempts, 1, 100),
             timeout_sweep_seconds=_float(env, "FLASHSALE_TIMEOUT_SWEEP_SECONDS", cls.timeout_sweep_seconds),
+            worker_metrics_port=_int(env, "FLASHSALE_WORKER_METRICS_PORT", cls.worker_metrics_port, 0, 65535),
             node_lease_seconds=_int(env, "FLASHSALE_NODE_LEASE_SECONDS", cls.node_lease_seconds, 3, 3600),
             relay_batch_size=_int(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
             sold_out_flag_seconds=_float(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds),

@@ -5,6 +5,7 @@ database (the truth)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.infrastructure import sql_catalogue as sql
@@ -136,3 +137,19 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
         )
     )
     return checks
+
+
+async def audit_loaded_sales(
+    db: Database, cache: SaleCache, state_of: Callable[[int], Awaitable[PipelineState]]
+) -> dict[int, list[Check]]:
+    """Audit every sale whose cache is loaded, and export each invariant as `flashsale_invariant_ok`."""
+    from app.infrastructure.metrics import INVARIANT_OK
+
+    results: dict[int, list[Check]] = {}
+    for sale_id in await cache.known_sales():
+        if not await cache.is_loaded(sale_id):
+            continue
+        results[sale_id] = await audit_sale(db, cache, sale_id, await state_of(sale_id))
+        for check in results[sale_id]:
+            INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))
+    return results

@@ -6,14 +6,20 @@ import asyncio
 import logging
 import signal
 
+from prometheus_client import start_http_server
+
+from app.application.audit import PipelineState, audit_loaded_sales
 from app.application.order_writer import OrderWriter
-from app.bootstrap import open_container, open_messaging
+from app.bootstrap import Container, open_container, open_messaging
 from app.config import Settings
+from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.queue_depth import QueueDepth
 from app.workers.orders import OrderConsumer
 from app.workers.relay import Relay
 from app.workers.timeouts import TimeoutWorker
 
 log = logging.getLogger(__name__)
+AUDIT_EVERY_SECONDS = 30.0
 
 
 async def run_workers(settings: Settings, kind: str) -> None:
@@ -48,11 +54,14 @@ async def run_workers(settings: Settings, kind: str) -> None:
             )
         if not runners:
             log.info("nothing to run for %r with strategy %r; idling until stopped", kind, settings.stock_strategy)
+        serve_metrics(settings.worker_metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
+        if kind in ("timeouts", "all"):
+            tasks.append(asyncio.create_task(export_audits(c, settings), name="Audit"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -62,5 +71,36 @@ async def run_workers(settings: Settings, kind: str) -> None:
         log.info("stopping: finishing in-flight work")
         for r in runners:
             r.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if task.get_name() == "Audit":
+                task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
+        crashed = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
+        if crashed:
+            raise SystemExit(f"a worker failed: {crashed[0]!r}")
+
+
+async def export_audits(c: Container, settings: Settings) -> None:
+    """Audit the loaded sales now and then, so the invariants are a metric too."""
+    depth = QueueDepth(settings.rabbitmq_api_url)
+
+    async def state_of(sale_id: int) -> PipelineState:
+        return await pipeline_state(c.cache, depth, c.names, sale_id, None)
+
+    while True:
+        try:
+            await audit_loaded_sales(c.db, c.cache, state_of)
+        except Exception as exc:  # an audit that cannot run now runs at the next tick
+            log.warning("periodic audit failed: %s", exc)
+        await asyncio.sleep(AUDIT_EVERY_SECONDS)
+
+
+def serve_metrics(port: int) -> None:
+    """Serve this process's metrics for Prometheus; a port already taken is a warning, not a failure."""
+    if port == 0:
+        return
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        log.warning("worker metrics not served: port %s: %s", port, exc)

@@ -22,7 +22,7 @@ from app.infrastructure.metrics import DEAD_LETTERED, TIMEOUT_LAG
 from app.infrastructure.timeouts import TimeoutScheduler, now_ms, parse_timeout
 
 log = logging.getLogger(__name__)
-SWEEP_GRACE_SECONDS = 1.0
+SWEEP_GRACE_SECONDS = 0.5
 
 
 class TimeoutWorker:
