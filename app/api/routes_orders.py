@@ -6,10 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.api.auth import principal
-from app.api.schema import page_args, path_id
+from app.api.schema import page_args, path_id, query_id
 from app.api.views import order_json, page_json
 from app.application.orders import Orders
-from app.domain.errors import InvalidRequest
 
 
 def _orders(request: Request) -> Orders:
@@ -19,12 +18,7 @@ def _orders(request: Request) -> Orders:
 async def list_orders(request: Request) -> JSONResponse:
     who = principal(request)
     limit, cursor = page_args(request)
-    raw_sale = request.query_params.get("sale_id")
-    sale_id = None
-    if raw_sale is not None:
-        if not raw_sale.isascii() or not raw_sale.isdigit() or len(raw_sale) > 19:
-            raise InvalidRequest("sale_id must be a decimal id")
-        sale_id = int(raw_sale)
+    sale_id = query_id(request, "sale_id", "sale_id must be a decimal id")
     orders = await _orders(request).list(who, sale_id, limit, cursor)
     return JSONResponse(page_json([order_json(o) for o in orders], limit))
 

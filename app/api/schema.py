@@ -106,13 +106,17 @@ def page_args(request: Request) -> tuple[int, int | None]:
     limit_raw = request.query_params.get("limit", "50")
     if not limit_raw.isascii() or not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 100:
         raise InvalidRequest("limit must be an integer from 1 to 100")
-    cursor_raw = request.query_params.get("cursor")
-    cursor = None
-    if cursor_raw is not None:
-        if not cursor_raw.isascii() or not cursor_raw.isdigit() or len(cursor_raw) > 19:
-            raise InvalidRequest("cursor is not one this API gave out")
-        cursor = int(cursor_raw)
-    return int(limit_raw), cursor
+    return int(limit_raw), query_id(request, "cursor", "cursor is not one this API gave out")
+
+
+def query_id(request: Request, name: str, message: str) -> int | None:
+    """An optional decimal id in the query string; anything else is a 422 with `message`."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise InvalidRequest(message)
+    return int(raw)
 
 
 NAME = Field("str", lo=1, hi=200)

@@ -83,11 +83,14 @@ class OrderWriter:
             for r in batch:
                 prior = seen.get(r.order_id)
                 if prior is None:
-                    if r.order_id in fresh:  # the same message twice in one batch
+                    twin = fresh.get(r.order_id)
+                    if twin is None:
+                        fresh[r.order_id] = r
+                    elif _payload(twin) == _payload(r):  # the same message twice in one batch
                         results.append(Written(r, Outcome.WRITTEN, "duplicate in batch"))
                     else:
-                        fresh[r.order_id] = r
-                elif prior == (r.sale_id, r.user_id, r.quantity, r.amount_cents):
+                        results.append(Written(r, Outcome.CONFLICT, "the order id came twice with two payloads"))
+                elif prior == _payload(r):
                     results.append(Written(r, Outcome.WRITTEN, "already written"))
                 else:
                     results.append(Written(r, Outcome.CONFLICT, "the order id exists with another payload"))
@@ -101,6 +104,10 @@ class OrderWriter:
                 await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
             results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]
         return results
+
+
+def _payload(r: Reservation) -> tuple[int, str, int, int]:
+    return (r.sale_id, r.user_id, r.quantity, r.amount_cents)
 
 
 class _TakeFailed(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from app.domain.errors import Conflict, IdempotencyKeyReused, NotFound, NotReady, RateLimited, Unavailable
 from app.domain.timefmt import to_ms
@@ -54,6 +55,18 @@ class Limits:
 
 def conflict(code: str) -> Conflict:
     return Conflict(_MESSAGES[code], code=code)
+
+
+async def replay_from_db(cur: Any, req: PurchaseRequest, status: str) -> Accepted | None:
+    """The 202 of an earlier purchase with the same Idempotency-Key, found in the database."""
+    if req.idempotency_key is None:
+        return None
+    found = await sql_orders.by_idempotency_key(cur, req.sale_id, req.user_id, req.idempotency_key)
+    if found is None:
+        return None
+    if found.quantity != req.quantity:
+        raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
+    return Accepted(found.id, status)
 
 
 class RedisPurchase:
@@ -113,12 +126,9 @@ class RedisPurchase:
             sale = await sql.sale_by_id(cur, req.sale_id)
             if sale is None:
                 raise NotFound("no such sale")
-            if req.idempotency_key is not None:
-                found = await sql_orders.by_idempotency_key(cur, req.sale_id, req.user_id, req.idempotency_key)
-                if found is not None:
-                    if found.quantity != req.quantity:
-                        raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
-                    return Accepted(found.id, "pending"), "replay"
+            replay = await replay_from_db(cur, req, "pending")
+            if replay is not None:
+                return replay, "replay"
         if now_ms >= to_ms(sale.ends_at):
             raise conflict("ended")
         if now_ms < to_ms(sale.starts_at):

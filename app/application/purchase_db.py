@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from app.application.purchase import Accepted, Limits, PurchaseRequest, conflict
+from app.application.purchase import Accepted, Limits, PurchaseRequest, conflict, replay_from_db
 from app.domain.errors import IdempotencyKeyReused, NotFound, RateLimited, Unavailable
 from app.domain.models import OrderStatus, Sale
 from app.infrastructure import sql_catalogue as sql
@@ -66,12 +66,9 @@ class DbPurchase:
         sale = await sql.sale_by_id(cur, req.sale_id)
         if sale is None:
             raise NotFound("no such sale")
-        if req.idempotency_key is not None:
-            found = await sql_orders.by_idempotency_key(cur, req.sale_id, req.user_id, req.idempotency_key)
-            if found is not None:
-                if found.quantity != req.quantity:
-                    raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
-                return Accepted(found.id, OrderStatus.CREATED.value), "replay", None
+        replay = await replay_from_db(cur, req, OrderStatus.CREATED.value)
+        if replay is not None:
+            return replay, "replay", None
         await cur.execute("SELECT NOW(3)")
         (now,) = await cur.fetchone()
         now = now.replace(tzinfo=sale.ends_at.tzinfo)

@@ -98,12 +98,14 @@ class OrderConsumer:
         if not parsed:
             return
         results = await self._write_until_done([r for _, r in parsed])
-        by_id = {msg_r[1].order_id: msg_r[0] for msg_r in parsed}
+        # Each result carries the very reservation object it answers for: the same order id can arrive
+        # twice in one batch (a redelivery), and each of its messages must be settled exactly once.
+        by_reservation = {id(r): msg for msg, r in parsed}
         written: list[AbstractIncomingMessage] = []
         due: list[DueTimeout] = []
         now = time.time()
         for result in results:
-            msg = by_id[result.reservation.order_id]
+            msg = by_reservation[id(result.reservation)]
             if result.outcome is Outcome.WRITTEN:
                 written.append(msg)
                 due.append(DueTimeout(result.reservation.order_id, result.reservation.expires_ms))
