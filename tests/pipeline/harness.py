@@ -1,0 +1,307 @@
+"""Helpers for the order-pipeline and fault tests: a running world (API and workers), bounded polling,
+direct reads of the world's database, RabbitMQ queues and Redis keys, and the audit.
+
+Every wait here is bounded and fails with a message saying what did not happen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aio_pika
+import httpx
+import pymysql
+
+from app.infrastructure.amqp import message
+from app.infrastructure.keys import Names
+from app.infrastructure.mysql_url import parse_mysql_url
+from tests.support import World, world_context
+
+T = TypeVar("T")
+LOG_DIR = Path(tempfile.gettempdir()) / "flashsale-test-logs"
+LOG_DIR.mkdir(exist_ok=True)
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+def parse_time(value: str) -> float:
+    """An RFC 3339 time of the API as epoch seconds."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Running:
+    """A world with a real API process and (optionally) worker processes."""
+
+    world: World
+    base: str
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def names(self) -> Names:
+        return Names(self.world.namespace)
+
+    def client(self, timeout: float = 30) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=timeout)
+
+    def start(self, kind: str = "all", wait: bool = True) -> subprocess.Popen[bytes]:
+        """Start `flashsale worker KIND`; its log goes to a file (a pipe nobody reads would fill up)."""
+        assert kind not in self.workers or self.workers[kind].poll() is not None, f"{kind} is running"
+        log = LOG_DIR / f"{self.world.namespace}-{kind}-{len(self.world.procs)}.log"
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker", kind],
+                env=self.world.env,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                start_new_session=True,
+            )
+        self.world.procs.append(proc)
+        self.workers[kind] = proc
+        self.logs[kind] = log
+        if wait:
+            self.wait_running(kind)
+        return proc
+
+    def wait_running(self, kind: str, timeout: float = 30) -> None:
+        """Until the worker has connected, declared the queues and started consuming."""
+        proc = self.workers[kind]
+
+        def up() -> bool:
+            assert proc.poll() is None, f"worker {kind} exited with {proc.returncode}:\n{self.log(kind)[-3000:]}"
+            return "workers running" in self.log(kind)
+
+        wait_until(up, timeout, f"worker {kind} to start", interval=0.1)
+
+    def log(self, kind: str = "all") -> str:
+        """The (last started) worker's log so far."""
+        return self.logs[kind].read_text(errors="replace")
+
+    def stop(self, kind: str = "all", sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        proc = self.workers.pop(kind)
+        return self.world.stop(proc, sig, timeout)
+
+    @contextlib.contextmanager
+    def running(self, kind: str) -> Iterator[subprocess.Popen[bytes]]:
+        proc = self.start(kind)
+        try:
+            yield proc
+        finally:
+            if kind in self.workers:
+                self.stop(kind)
+
+
+@contextlib.contextmanager
+def running_world(workers: tuple[str, ...] = ("all",), api_workers: int = 1, **env: str) -> Iterator[Running]:
+    """A fresh isolated world with its API and the named workers; everything is torn down afterwards."""
+    with world_context(**env) as world:
+        base = world.start_api(workers=api_workers)
+        run = Running(world, base)
+        for kind in workers:
+            run.start(kind)
+        yield run
+
+
+# --- the database ---------------------------------------------------------------------------------------
+
+
+class Db:
+    """Autocommit reads (and the odd write) on the world's database, with a fresh view on every query."""
+
+    def __init__(self, world: World) -> None:
+        self.target = parse_mysql_url(world.settings.mysql_url)
+        self._conn: Any = None
+
+    def _connect(self) -> Any:
+        if self._conn is None:
+            self._conn = pymysql.connect(
+                host=self.target.host,
+                port=self.target.port,
+                user=self.target.user,
+                password=self.target.password,
+                database=self.target.database,
+                autocommit=True,
+                connect_timeout=5,
+                read_timeout=30,
+            )
+        return self._conn
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        try:
+            with self._connect().cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        except pymysql.err.OperationalError:
+            self.close()
+            raise
+
+    def value(self, sql: str, *args: Any) -> Any:
+        found = self.rows(sql, *args)
+        return found[0][0] if found else None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Db:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # Frequent questions
+    def order_rows(self, sale_id: int | str) -> dict[int, tuple[str, str | None, str, int]]:
+        """order id -> (status, cancel_reason, user_id, quantity) of every row of the sale."""
+        found = self.rows(
+            "SELECT id, status, cancel_reason, user_id, quantity FROM orders WHERE sale_id = %s", int(sale_id)
+        )
+        return {int(r[0]): (r[1], r[2], r[3], int(r[4])) for r in found}
+
+    def count_orders(self, sale_id: int | str) -> int:
+        return int(self.value("SELECT COUNT(*) FROM orders WHERE sale_id = %s", int(sale_id)))
+
+    def charges(self, order_id: int | str) -> int:
+        return int(self.value("SELECT COUNT(*) FROM fake_charges WHERE idempotency_key = %s", str(order_id)))
+
+    def sale_row(self, sale_id: int | str) -> tuple[int, int, int]:
+        """(stock, stock_left, per_user_limit) of the sale's row."""
+        row = self.rows("SELECT stock, stock_left, per_user_limit FROM sales WHERE id = %s", int(sale_id))[0]
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+# --- RabbitMQ -------------------------------------------------------------------------------------------
+
+
+def _amqp(world: World, work: Callable[[aio_pika.abc.AbstractChannel], Any]) -> Any:
+    async def go() -> Any:
+        connection = await aio_pika.connect(world.settings.amqp_url, timeout=10)
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            return await work(channel)
+        finally:
+            await connection.close()
+
+    return asyncio.run(go())
+
+
+def publish(world: World, queue: str, bodies: list[bytes], message_id: str = "") -> None:
+    """Publish raw bodies to a queue through the default exchange, each confirmed by the broker."""
+
+    async def work(channel: aio_pika.abc.AbstractChannel) -> None:
+        for body in bodies:
+            await channel.default_exchange.publish(message(body, message_id), routing_key=queue, mandatory=True)
+
+    _amqp(world, work)
+
+
+def ready_messages(world: World, queue: str) -> int:
+    """Messages ready in a queue right now (a passive declare: exact, no statistics lag)."""
+
+    async def work(channel: aio_pika.abc.AbstractChannel) -> int:
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+
+    return int(_amqp(world, work))
+
+
+def purge(world: World, queue: str) -> None:
+    async def work(channel: aio_pika.abc.AbstractChannel) -> None:
+        declared = await channel.declare_queue(queue, passive=True)
+        await declared.purge()
+
+    _amqp(world, work)
+
+
+# --- HTTP -----------------------------------------------------------------------------------------------
+
+
+def buy(client: httpx.Client, world: World, sale_id: str, user: str, key: str | None = None) -> str:
+    """A purchase that must be accepted; the order id."""
+    headers = world.headers(user) | ({"Idempotency-Key": key} if key else {})
+    reply = client.post(f"/api/v1/sales/{sale_id}/purchase", headers=headers)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert body["status"] == "pending", body
+    return str(body["order_id"])
+
+
+def order(client: httpx.Client, world: World, user: str, order_id: str) -> dict[str, Any]:
+    reply = client.get(f"/api/v1/orders/{order_id}", headers=world.headers(user))
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def wait_status(
+    client: httpx.Client, world: World, user: str, order_id: str, status: str, timeout: float = 15
+) -> dict[str, Any]:
+    """Poll GET /orders/{id} until the order has `status`; the order."""
+
+    def check() -> dict[str, Any] | None:
+        found = order(client, world, user, order_id)
+        return found if found["status"] == status else None
+
+    return wait_until(check, timeout, f"order {order_id} to become {status}")
+
+
+# --- the audit ------------------------------------------------------------------------------------------
+
+
+def audit(world: World, sale_id: int | str, timeout: float = 30) -> str:
+    """Run `flashsale audit` until it exits 0 (the management API's queue counts lag a few seconds);
+    fail with its last output after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = world.cli("audit", str(sale_id), check=False)
+        if result.returncode == 0:
+            return result.stdout
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"audit of sale {sale_id} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+        time.sleep(1)
+
+
+def handoff_length(world: World, sale_id: int | str) -> int:
+    import redis
+
+    r = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        return int(r.xlen(Names(world.namespace).sale(int(sale_id)).handoff))
+    finally:
+        r.close()
+
+
+def reservation_record(world: World, sale_id: int | str, order_id: int | str) -> bytes:
+    """The order's record as the reservation wrote it (the body the relay publishes)."""
+    import redis
+
+    r = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        raw = r.hget(Names(world.namespace).sale(int(sale_id)).res, str(order_id))
+    finally:
+        r.close()
+    assert raw, f"no reservation record for order {order_id}"
+    return bytes(raw)
