@@ -1,11 +1,15 @@
--- Change a loaded sale's cached stock by a delta, or its paused flag, never leaving stock_left below zero.
--- KEYS: 1 meta   ARGV: 1 stock delta  2 paused ('' = unchanged, '0' or '1')  3 notify channel
+-- Set a loaded sale's stock (moving its stock left by the same amount), or its paused flag, never leaving
+-- stock_left below zero. Setting, not adding, makes a retried call after a lost reply change nothing more.
+-- KEYS: 1 meta   ARGV: 1 stock wanted (-1 = unchanged)  2 paused ('' = unchanged, '0' or '1')  3 notify channel
 -- Returns {code, stock_left}: 'ok', 'not_loaded' or 'below_sold'.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_loaded', -1} end
-local delta = tonumber(ARGV[1])
-local left = tonumber(redis.call('HGET', KEYS[1], 'stock_left'))
-if left + delta < 0 then return {'below_sold', left} end
-if delta ~= 0 then left = redis.call('HINCRBY', KEYS[1], 'stock_left', delta) end
+local m = redis.call('HMGET', KEYS[1], 'stock', 'stock_left', 'sale')
+local stock, left, wanted = tonumber(m[1]), tonumber(m[2]), tonumber(ARGV[1])
+if wanted >= 0 and stock ~= wanted then
+  if left + wanted - stock < 0 then return {'below_sold', left} end
+  left = redis.call('HINCRBY', KEYS[1], 'stock_left', wanted - stock)
+  redis.call('HSET', KEYS[1], 'stock', wanted)
+end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'paused', ARGV[2]) end
-redis.call('PUBLISH', ARGV[3], redis.call('HGET', KEYS[1], 'sale') .. ':changed')
+redis.call('PUBLISH', ARGV[3], m[3] .. ':changed')
 return {'ok', left}

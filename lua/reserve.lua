@@ -23,6 +23,9 @@ if key ~= '' then
   end
 end
 
+-- A retried call (the client lost the reply) must not reserve twice: the order id is already recorded.
+if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return {'ok', ARGV[3], now} end
+
 local m = redis.call('HMGET', KEYS[1], 'start_ms', 'end_ms', 'paused', 'stock_left', 'limit', 'price',
   'timeout_s', 'epoch', 'sale')
 if not m[1] then

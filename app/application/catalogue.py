@@ -131,7 +131,7 @@ class Catalogue:
                 )
             new_paused = sale.paused if paused is None else paused
             if self._use_cache and (delta != 0 or paused is not None):
-                code, left = await self._cache.adjust(sale_id, stock_delta=delta, paused=paused)
+                code, left = await self._cache.adjust(sale_id, stock=new_stock, paused=paused)
                 if code == "below_sold":
                     raise Conflict(
                         f"stock {new_stock} is below what is sold or reserved ({new_stock - delta - left})",

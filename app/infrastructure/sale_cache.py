@@ -79,6 +79,7 @@ class SaleCache:
             "start_ms": to_ms(sale.starts_at),
             "end_ms": to_ms(sale.ends_at),
             "paused": int(sale.paused),
+            "stock": sale.stock,
             "stock_left": stock_left,
             "limit": sale.per_user_limit,
             "price": sale.price_cents,
@@ -121,10 +122,11 @@ class SaleCache:
         )
         return ReserveResult(code=code, value=value, now_ms=int(now))
 
-    async def adjust(self, sale_id: int, *, stock_delta: int, paused: bool | None) -> tuple[str, int]:
+    async def adjust(self, sale_id: int, *, stock: int | None, paused: bool | None) -> tuple[str, int]:
+        """Set the cached stock (stock left moves with it; None keeps it) and/or the paused flag."""
         code, left = await self.scripts.adjust(
             keys=[self.names.sale(sale_id).meta],
-            args=[stock_delta, "" if paused is None else int(paused), self.names.stock_channel],
+            args=[-1 if stock is None else stock, "" if paused is None else int(paused), self.names.stock_channel],
         )
         return code, int(left)
 

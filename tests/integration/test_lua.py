@@ -155,9 +155,9 @@ async def test_after_end_is_ended(env: Env) -> None:
 async def test_paused_sale_refuses_until_resumed(env: Env) -> None:
     sale = await env.sale(paused=True)
     assert (await env.buy(sale, "alice")).code == "paused"
-    assert await env.cache.adjust(sale.id, stock_delta=0, paused=False) == ("ok", 10)
+    assert await env.cache.adjust(sale.id, stock=None, paused=False) == ("ok", 10)
     assert (await env.buy(sale, "alice")).code == "ok"
-    await env.cache.adjust(sale.id, stock_delta=0, paused=True)
+    await env.cache.adjust(sale.id, stock=None, paused=True)
     assert (await env.buy(sale, "bob")).code == "paused"
 
 
@@ -348,7 +348,7 @@ async def test_sold_out_flag_set_by_the_channel_and_cleared_when_stock_returns(e
 
         # Sold out again; more stock from an admin (SaleCache.adjust) clears it as well.
         await wait_for(flagged)
-        assert await env.cache.adjust(sale.id, stock_delta=2, paused=None) == ("ok", 2)
+        assert await env.cache.adjust(sale.id, stock=4, paused=None) == ("ok", 2)
         await wait_for(lambda: not flagged())
         assert await next_message(watcher) == f"{sale.id}:sold_out:{to_ms(sale.ends_at)}"
         assert await next_message(watcher) == f"{sale.id}:changed"
@@ -375,11 +375,13 @@ async def test_release_is_once_only_and_epoch_bound(env: Env) -> None:
 async def test_adjust_never_goes_below_zero(env: Env) -> None:
     sale = await env.sale(stock=3)
     assert (await env.buy(sale, "alice")).code == "ok"
-    assert await env.cache.adjust(sale.id, stock_delta=-3, paused=None) == ("below_sold", 2)
+    assert await env.cache.adjust(sale.id, stock=0, paused=None) == ("below_sold", 2)
     assert await env.left(sale) == 2
-    assert await env.cache.adjust(sale.id, stock_delta=-2, paused=None) == ("ok", 0)
+    assert await env.cache.adjust(sale.id, stock=1, paused=None) == ("ok", 0)
+    # Setting, not adding: the same call again (a retry after a lost reply) changes nothing more.
+    assert await env.cache.adjust(sale.id, stock=1, paused=None) == ("ok", 0)
     assert (await env.buy(sale, "bob")).code == "sold_out"
-    assert (await env.cache.adjust(999_999_997, stock_delta=1, paused=None))[0] == "not_loaded"
+    assert (await env.cache.adjust(999_999_997, stock=5, paused=None))[0] == "not_loaded"
 
 
 async def test_sold_out_flag_expires_by_itself(env: Env) -> None:
@@ -449,3 +451,25 @@ async def test_per_user_rate_limit(env: Env) -> None:
     assert codes.count("ok") == 5 - codes.count("rate_limited")
     assert await env.left(sale) == 100 - codes.count("ok")
     assert (await env.buy(sale, "bob", rate_user=2)).code == "ok"
+
+
+async def test_a_retried_call_with_the_same_order_id_reserves_once(env: Env) -> None:
+    """redis-py retries a command whose reply was lost; the script must not reserve twice for it."""
+    sale = await env.sale(stock=5, per_user_limit=3)
+    args = {
+        "user_id": "alice",
+        "quantity": 1,
+        "order_id": 4242,
+        "idempotency_key": None,
+        "rate_user": 0,
+        "address": None,
+        "rate_address": 0,
+        "backlog_max": 0,
+    }
+    first = await env.cache.reserve(sale.id, **args)  # type: ignore[arg-type]
+    again = await env.cache.reserve(sale.id, **args)  # type: ignore[arg-type]
+    assert (first.code, first.value) == ("ok", "4242")
+    assert (again.code, again.value) == ("ok", "4242")
+    assert await env.left(sale) == 4
+    assert await env.held(sale, "alice") == 1
+    assert [r["o"] for r in await env.handoff(sale)] == ["4242"]
