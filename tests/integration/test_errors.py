@@ -256,7 +256,8 @@ def test_quantity_bounds_are_inclusive(client: httpx.Client, world: World) -> No
 
 @pytest.mark.parametrize("key", ["bad key!", "k" * 65, "", "ключ", "a/b", "a.b", "a:b"])
 def test_invalid_idempotency_key(client: httpx.Client, world: World, sale: dict, key: str) -> None:
-    headers: dict[str, str | bytes] = {**world.headers("sam"), "Idempotency-Key": key.encode()}
+    headers = [(k.encode(), v.encode()) for k, v in world.headers("sam").items()]
+    headers.append((b"Idempotency-Key", key.encode()))
     expect(client.post(purchase_url(sale), json={}, headers=headers), 422, "invalid_request")
 
 
@@ -476,7 +477,6 @@ def private_redis() -> Iterator[PrivateRedis]:
 def test_unavailable_when_redis_is_down(world: World, private_redis: PrivateRedis) -> None:
     base = world.start_api(env={"FLASHSALE_REDIS_URL": private_redis.url})
     proc = world.procs[-1]
-    keys = Names(world.namespace).sale(0)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             sale = make_sale(client, world, stock=5)

@@ -275,7 +275,11 @@ async def test_replay_answers_even_after_sold_out_and_after_a_reload(env: Env) -
     keys = env.names.sale(sale.id)
     await env.redis.delete(keys.meta)
     loaded = await env.cache.load(
-        sale, epoch=2, stock_left=0, holdings=[("alice", 1)], idempotency=[("alice", "abc", first.value, 1)]
+        sale,
+        epoch=2,
+        stock_left=0,
+        holdings=[("alice", 1)],
+        idempotency=[("alice", "abc", int(first.value), 1)],
     )
     assert loaded
     replay = await env.buy(sale, "alice", key="abc")
