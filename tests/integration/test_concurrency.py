@@ -130,3 +130,38 @@ def test_db_strategy_sells_exactly_the_stock(db_world: tuple[World, str]) -> Non
     assert {(str(row[0]), row[1]) for row in rows} == {(order, user) for user, order in accepted}
     assert all(row[2] == 1 and row[3] == "created" for row in rows)
     assert (stock, stock_left) == (STOCK, 0)
+
+
+def test_db_strategy_gives_the_same_answers(db_world: tuple[World, str]) -> None:
+    """Same endpoint, same answers, in the contract's order, with the synchronous baseline."""
+    world, base = db_world
+    admin = world.headers("admin", admin=True)
+    with httpx.Client(base_url=base, timeout=30) as client:
+
+        def buy(sale_id: str, user: str, quantity: int = 1, key: str | None = None) -> tuple[int, dict]:
+            headers = world.headers(user) | ({"Idempotency-Key": key} if key else {})
+            reply = client.post(
+                f"/api/v1/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=headers
+            )
+            return reply.status_code, reply.json()
+
+        sale = make_sale(client, world, stock=3, per_user_limit=2, preheat=False)["id"]
+        status, first = buy(sale, "amy", 2, key="k")
+        assert (status, first["status"]) == (202, "created")
+        assert buy(sale, "amy", 2)[1]["error"] == "limit_exceeded"  # before insufficient_stock
+        assert buy(sale, "bo", 2)[1]["error"] == "insufficient_stock"
+        assert buy(sale, "bo")[0] == 202
+        assert buy(sale, "cy")[1]["error"] == "sold_out"
+        assert buy(sale, "amy", 2, key="k") == (202, first)  # a replay after sold out
+        assert buy(sale, "amy", 1, key="k")[1]["error"] == "idempotency_key_reused"
+        reply = client.patch(f"/api/v1/sales/{sale}", json={"paused": True}, headers=admin)
+        assert reply.status_code == 200
+        assert buy(sale, "cy")[1]["error"] == "paused"  # before sold_out
+        assert buy(sale, "amy", 2, key="k") == (202, first)  # a replay before paused
+        reply = client.patch(f"/api/v1/sales/{sale}", json={"stock": 2}, headers=admin)
+        assert reply.status_code == 409 and reply.json()["error"] == "stock_below_sold"
+        assert buy("987654321987", "cy")[1]["error"] == "not_found"
+        ended = make_sale(client, world, start_offset=-7200, length=3600, preheat=False)["id"]
+        assert buy(ended, "cy")[1]["error"] == "ended"
+        scheduled = make_sale(client, world, start_offset=3600, preheat=False)["id"]
+        assert buy(scheduled, "cy")[1]["error"] == "not_started"
