@@ -140,9 +140,7 @@ def test_db_strategy_gives_the_same_answers(db_world: tuple[World, str]) -> None
 
         def buy(sale_id: str, user: str, quantity: int = 1, key: str | None = None) -> tuple[int, dict]:
             headers = world.headers(user) | ({"Idempotency-Key": key} if key else {})
-            reply = client.post(
-                f"/api/v1/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=headers
-            )
+            reply = client.post(f"/api/v1/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=headers)
             return reply.status_code, reply.json()
 
         sale = make_sale(client, world, stock=3, per_user_limit=2, preheat=False)["id"]

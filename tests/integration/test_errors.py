@@ -580,9 +580,7 @@ def test_order_401_before_422_and_404(client: httpx.Client, world: World, sale: 
     expect(client.post(purchase_url(sale), content=b"{oops", headers=headers), 401, "unauthorized")
     expect(client.post(purchase_url(sale), json={"quantity": 0}), 401, "unauthorized")
     expect(client.post(f"{V1}/sales/987654321987/purchase"), 401, "unauthorized")
-    expect(
-        client.post(f"{V1}/sales/abc/purchase", headers={"Idempotency-Key": "bad key!"}), 401, "unauthorized"
-    )
+    expect(client.post(f"{V1}/sales/abc/purchase", headers={"Idempotency-Key": "bad key!"}), 401, "unauthorized")
 
 
 def test_order_422_before_404(client: httpx.Client, world: World) -> None:

@@ -22,9 +22,7 @@ def preheat(client: httpx.Client, world: World, sale_id: str) -> httpx.Response:
 
 
 def buy(client: httpx.Client, world: World, sale_id: str, user: str, quantity: int = 1) -> None:
-    reply = client.post(
-        f"{V1}/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=world.headers(user)
-    )
+    reply = client.post(f"{V1}/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=world.headers(user))
     assert reply.status_code == 202, reply.text
 
 
@@ -63,9 +61,7 @@ def test_preheat_again_after_purchases_changes_nothing(client: httpx.Client, wor
         assert stable(reply.json()) == stable(before)
     assert cached_meta(world, sale["id"]) == meta  # same epoch, same stock: not reloaded
     # The users' holdings survived too: ann may buy 3 more, not 5.
-    over = client.post(
-        f"{V1}/sales/{sale['id']}/purchase", json={"quantity": 4}, headers=world.headers("ann")
-    )
+    over = client.post(f"{V1}/sales/{sale['id']}/purchase", json={"quantity": 4}, headers=world.headers("ann"))
     assert over.status_code == 409 and over.json()["error"] == "limit_exceeded"
 
 
@@ -104,9 +100,7 @@ def test_preheat_needs_an_admin(client: httpx.Client, world: World) -> None:
     assert client.get(f"{V1}/sales/{sale['id']}").json()["preheated"] is False
 
 
-def test_preheat_refuses_while_lost_orders_are_still_in_the_handoff(
-    client: httpx.Client, world: World
-) -> None:
+def test_preheat_refuses_while_lost_orders_are_still_in_the_handoff(client: httpx.Client, world: World) -> None:
     """A cache lost with accepted orders still on their way is not reloaded (that would oversell)."""
     sale = make_sale(client, world, stock=3)
     buy(client, world, sale["id"], "cat")

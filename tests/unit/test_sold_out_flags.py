@@ -67,9 +67,7 @@ def test_on_message_with_a_past_end_does_not_hold() -> None:
     assert not flags.is_sold_out(5, now_ms())
 
 
-@pytest.mark.parametrize(
-    "data", ["", "abc", "12", "12:sold_out", "12:sold_out:soon", "x:sold_out:1", "x:restock", ":"]
-)
+@pytest.mark.parametrize("data", ["", "abc", "12", "12:sold_out", "12:sold_out:soon", "x:sold_out:1", "x:restock", ":"])
 def test_on_message_ignores_garbage(data: str) -> None:
     flags = SoldOutFlags(ttl_seconds=30)
     flags.mark(12, FUTURE_END)
