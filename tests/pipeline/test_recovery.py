@@ -1,0 +1,110 @@
+"""What the timeout worker's sweep repairs after a crash, a declined charge, and the `db` strategy's
+timeouts (which rely on the sweep alone)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from app.application.orders import Orders, PaymentFailed
+from app.bootstrap import open_container
+from app.infrastructure.fake_payments import FakePaymentProvider
+from app.infrastructure.tokens import Principal
+from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_status, wait_until
+from tests.support import make_sale
+
+
+def _stock_left(client: httpx.Client, sale_id: str) -> int:
+    return int(client.get(f"/api/v1/sales/{sale_id}").json()["stock_left"])
+
+
+def test_an_order_left_paying_by_a_crash_is_resolved_by_asking_the_provider(pipe: Running, http: httpx.Client) -> None:
+    world = pipe.world
+    sale = make_sale(http, world, stock=2, payment_timeout_seconds=600)
+    charged = buy(http, world, sale["id"], "crash-a")
+    uncharged = buy(http, world, sale["id"], "crash-b")
+    wait_status(http, world, "crash-a", charged, "created")
+    wait_status(http, world, "crash-b", uncharged, "created")
+    with Db(world) as db:
+        # As if the API died after claiming both and charging only the first.
+        db.rows(
+            "UPDATE orders SET status = 'paying', paying_since = NOW(3) - INTERVAL 60 SECOND WHERE id IN (%s, %s)",
+            int(charged),
+            int(uncharged),
+        )
+        db.rows(
+            "INSERT INTO fake_charges (idempotency_key, amount_cents, status) VALUES (%s, 500, 'succeeded')", charged
+        )
+    wait_status(http, world, "crash-a", charged, "paid")
+    wait_status(http, world, "crash-b", uncharged, "created")
+    reply = http.post(f"/api/v1/orders/{uncharged}/pay", headers=world.headers("crash-b"))
+    assert reply.status_code == 200 and reply.json()["status"] == "paid", reply.text
+    with Db(world) as db:
+        assert db.charges(charged) == 1 and db.charges(uncharged) == 1
+    audit(world, sale["id"])
+
+
+def test_a_stock_return_left_behind_by_a_crash_reaches_the_cache(pipe: Running, http: httpx.Client) -> None:
+    world = pipe.world
+    sale = make_sale(http, world, stock=1, payment_timeout_seconds=600)
+    order_id = buy(http, world, sale["id"], "crash-c")
+    wait_status(http, world, "crash-c", order_id, "created")
+    assert _stock_left(http, sale["id"]) == 0
+    with Db(world) as db:
+        # The cancelling transaction committed, then the process died before touching Redis.
+        epoch = db.value("SELECT cache_epoch FROM sales WHERE id = %s", int(sale["id"]))
+        db.rows("UPDATE orders SET status = 'cancelled', cancel_reason = 'user' WHERE id = %s", int(order_id))
+        db.rows("UPDATE sales SET stock_left = stock_left + 1 WHERE id = %s", int(sale["id"]))
+        db.rows(
+            "INSERT INTO stock_returns (order_id, sale_id, user_id, quantity, cache_epoch) "
+            "VALUES (%s, %s, 'crash-c', 1, %s)",
+            int(order_id),
+            int(sale["id"]),
+            epoch,
+        )
+    wait_until(lambda: _stock_left(http, sale["id"]) == 1, 10, "the sweep to return the unit to the cache")
+    with Db(world) as db:
+        assert db.value("SELECT applied_at IS NOT NULL FROM stock_returns WHERE order_id = %s", int(order_id)) == 1
+    # The allowance came back too: the same user may buy again.
+    again = buy(http, world, sale["id"], "crash-c")
+    wait_status(http, world, "crash-c", again, "created")
+    audit(world, sale["id"])
+
+
+def test_a_declined_charge_answers_402_and_leaves_the_order_open(pipe: Running, http: httpx.Client) -> None:
+    world = pipe.world
+    sale = make_sale(http, world, stock=1, payment_timeout_seconds=600)
+    order_id = buy(http, world, sale["id"], "declined")
+    wait_status(http, world, "declined", order_id, "created")
+
+    async def pay_with_a_declining_provider() -> str:
+        async with open_container(world.settings) as c:
+            orders = Orders(c.db, c.cache, FakePaymentProvider(c.db, decline=True), c.returns)
+            try:
+                await orders.pay(Principal("declined", "user"), int(order_id))
+            except PaymentFailed as exc:
+                return f"{exc.status} {exc.code}"
+        return "paid"
+
+    assert asyncio.run(pay_with_a_declining_provider()) == "402 payment_failed"
+    with Db(world) as db:
+        assert db.charges(order_id) == 0
+    wait_status(http, world, "declined", order_id, "created", timeout=2)
+    reply = http.post(f"/api/v1/orders/{order_id}/pay", headers=world.headers("declined"))
+    assert reply.status_code == 200 and reply.json()["status"] == "paid", reply.text
+
+
+def test_db_strategy_orders_time_out_through_the_sweep() -> None:
+    with running_world(("timeouts",), FLASHSALE_STOCK_STRATEGY="db") as run, run.client() as client:
+        world = run.world
+        sale = make_sale(client, world, stock=1, payment_timeout_seconds=1)
+        reply = client.post(f"/api/v1/sales/{sale['id']}/purchase", headers=world.headers("dbu"))
+        assert reply.status_code == 202 and reply.json()["status"] == "created", reply.text
+        order_id = reply.json()["order_id"]
+        sold = client.post(f"/api/v1/sales/{sale['id']}/purchase", headers=world.headers("dbv"))
+        assert sold.status_code == 409 and sold.json()["error"] == "sold_out"
+        cancelled = wait_status(client, world, "dbu", order_id, "cancelled", timeout=4)
+        assert cancelled["cancel_reason"] == "timeout"
+        again = client.post(f"/api/v1/sales/{sale['id']}/purchase", headers=world.headers("dbv"))
+        assert again.status_code == 202, again.text
