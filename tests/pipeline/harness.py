@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
+import aiohttp
 import httpx
 import pymysql
 
@@ -305,3 +308,92 @@ def reservation_record(world: World, sale_id: int | str, order_id: int | str) ->
         r.close()
     assert raw, f"no reservation record for order {order_id}"
     return bytes(raw)
+
+
+# --- a stream of purchases in the background ------------------------------------------------------------
+
+
+class Burst(threading.Thread):
+    """Purchases of one unit by `count` distinct users, paced at `rate` per second, sent from a background
+    thread over real HTTP while the test kills or stops things. Collects the accepted order ids."""
+
+    def __init__(
+        self, run: Running, sale_id: str, count: int, rate: float, prefix: str = "b", connections: int = 32
+    ) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{run.base}/api/v1/sales/{sale_id}/purchase"
+        self.tokens = [run.world.token(f"{prefix}{i}") for i in range(count)]
+        self.rate = rate
+        self.connections = connections
+        self.accepted: set[str] = set()
+        self.replies: Counter[int] = Counter()
+        self.failures: list[str] = []
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._send_all())
+        except BaseException as exc:  # reported by join_and_check
+            self.failures.append(repr(exc))
+
+    async def _send_all(self) -> None:
+        gate = asyncio.Semaphore(self.connections)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.connections), timeout=timeout
+        ) as session:
+
+            async def one(token: str) -> None:
+                async with gate, session.post(self.url, headers={"Authorization": f"Bearer {token}"}) as reply:
+                    body = await reply.json()
+                self.replies[reply.status] += 1
+                if reply.status == 202:
+                    self.accepted.add(body["order_id"])
+                else:
+                    self.failures.append(f"{reply.status} {body}")
+
+            began = time.monotonic()
+            tasks = []
+            for i, token in enumerate(self.tokens):
+                await asyncio.sleep(max(0.0, began + i / self.rate - time.monotonic()))
+                tasks.append(asyncio.create_task(one(token)))
+                self.sent = i + 1
+            await asyncio.gather(*tasks)
+
+    def join_and_check(self, timeout: float = 60) -> set[str]:
+        """Wait for the last reply; every purchase must have been accepted."""
+        self.join(timeout)
+        assert not self.is_alive(), f"the purchases did not finish in {timeout}s"
+        assert not self.failures, f"{len(self.failures)} purchases not accepted: {self.failures[:5]}"
+        assert len(self.accepted) == len(self.tokens), (len(self.accepted), len(self.tokens))
+        return set(self.accepted)
+
+
+def pending_in_relay(world: World, sale_id: int | str) -> int:
+    """Hand-off entries a relay has read but not acknowledged (XPENDING of the relay's group)."""
+    import redis
+
+    r = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        key = Names(world.namespace).sale(int(sale_id)).handoff
+        try:
+            return int(r.xpending(key, "relay")["pending"])
+        except redis.ResponseError:  # no group yet
+            return 0
+    finally:
+        r.close()
+
+
+def wait_all_written(db: Db, sale_id: int | str, accepted: set[str], timeout: float) -> dict[int, tuple]:
+    """Until every accepted order has its row; then exactly those rows (no more, no fewer) must exist."""
+    wait_until(
+        lambda: db.count_orders(sale_id) >= len(accepted),
+        timeout,
+        f"{len(accepted)} accepted orders to be written",
+        interval=0.2,
+    )
+    rows = db.order_rows(sale_id)
+    missing = {int(o) for o in accepted} - set(rows)
+    extra = set(rows) - {int(o) for o in accepted}
+    assert not missing and not extra, f"{len(missing)} accepted orders without a row, {len(extra)} rows extra"
+    return rows

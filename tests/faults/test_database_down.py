@@ -1,0 +1,101 @@
+"""The database crashes (SIGKILL, then a restart) or hangs (SIGSTOP, then SIGCONT) for a few seconds while
+purchases keep coming: the purchase path (Redis) keeps accepting, the order writers hold their batch and
+retry, payment timeouts wait for the database, nothing is dead-lettered or lost, and once the database is
+back every accepted order is written exactly once.
+
+Runs against a PRIVATE MariaDB server (tests/faults/conftest.py) on its own port and data directory; the
+shared server on 3306 is never touched."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from tests.faults.conftest import PrivateMariaDB
+from tests.pipeline.harness import (
+    Burst,
+    Db,
+    audit,
+    buy,
+    handoff_length,
+    ready_messages,
+    running_world,
+    wait_all_written,
+    wait_until,
+)
+from tests.support import make_sale
+
+ORDERS = 1800
+RATE = 150  # purchases per second: about 12 s of them
+OUTAGE_SECONDS = 5
+SHORT = 30  # orders of a sale whose payment window closes while the database is down
+
+
+@pytest.mark.parametrize("outage", ["crash", "freeze"])
+def test_orders_survive_a_database_outage(private_mariadb: PrivateMariaDB, outage: str) -> None:
+    url = f"{private_mariadb.url}/fs_down_{secrets.token_hex(3)}"
+    with running_world(("all",), FLASHSALE_MYSQL_URL=url) as run:
+        db = Db(run.world)
+        assert db.target.port == private_mariadb.port
+        with run.client() as client:
+            sale = make_sale(client, run.world, stock=ORDERS, payment_timeout_seconds=600)
+            short = make_sale(client, run.world, stock=SHORT, payment_timeout_seconds=3)
+            expiring = {buy(client, run.world, short["id"], f"s{i}") for i in range(SHORT)}
+        wait_all_written(db, short["id"], expiring, timeout=20)
+
+        burst = Burst(run, sale["id"], ORDERS, RATE)
+        burst.start()
+        wait_until(lambda: db.count_orders(sale["id"]) >= 200, 30, "orders to flow into the database")
+        db.close()
+        if outage == "crash":
+            private_mariadb.kill()
+        else:
+            private_mariadb.freeze()
+        down_at, accepted_before = time.monotonic(), len(burst.accepted)
+        written_before = None
+
+        # Purchases go on being accepted while the database is down.
+        wait_until(
+            lambda: time.monotonic() - down_at >= OUTAGE_SECONDS,
+            OUTAGE_SECONDS + 5,
+            "the outage to last",
+            interval=0.1,
+        )
+        accepted_during = len(burst.accepted) - accepted_before
+        assert accepted_during >= RATE * (OUTAGE_SECONDS - 1), f"only {accepted_during} accepted while down"
+        assert not burst.failures, f"purchases refused while the database was down: {burst.failures[:3]}"
+        assert run.workers["all"].poll() is None, f"the worker died:\n{run.log('all')[-3000:]}"
+
+        if outage == "crash":
+            private_mariadb.start()
+        else:
+            private_mariadb.thaw()
+        up_at = time.monotonic()
+        written_before = db.count_orders(sale["id"])
+        accepted = burst.join_and_check()
+        rows = wait_all_written(db, sale["id"], accepted, timeout=60)
+        caught_up = time.monotonic() - up_at
+        assert all(status == "created" for status, *_ in rows.values())
+        assert db.sale_row(sale["id"])[1] == ORDERS - len(accepted)
+
+        # The payment windows that closed during the outage are processed once the database is back.
+        wait_until(
+            lambda: all(r[:2] == ("cancelled", "timeout") for r in db.order_rows(short["id"]).values()),
+            20,
+            "the short sale's orders to time out",
+        )
+        assert db.sale_row(short["id"])[1] == SHORT
+
+        assert ready_messages(run.world, run.names.orders_dlq) == 0, "orders were dead-lettered for the outage"
+        assert run.workers["all"].poll() is None, f"the worker died:\n{run.log('all')[-3000:]}"
+        wait_until(lambda: handoff_length(run.world, sale["id"]) == 0, 20, "the hand-off to drain")
+        print(
+            f"\ndatabase {outage} for {OUTAGE_SECONDS}s: {accepted_during} purchases accepted meanwhile; "
+            f"{written_before} rows right after the restart, all {len(accepted)} written "
+            f"{caught_up:.2f}s after it"
+        )
+        audit(run.world, sale["id"])
+        audit(run.world, short["id"])
+        db.close()
