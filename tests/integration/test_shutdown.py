@@ -1,0 +1,23 @@
+"""SIGTERM stops the API gracefully: it exits 0 and hands back its order-id node lease."""
+
+from __future__ import annotations
+
+import signal
+
+import redis
+
+from tests.support import world_context
+
+
+def test_sigterm_stops_the_api_cleanly_and_releases_its_node() -> None:
+    with world_context() as world:
+        world.start_api(workers=2)
+        proc = world.procs[-1]
+        r = redis.Redis.from_url(world.settings.redis_url)
+        try:
+            leases = list(r.scan_iter(match=f"{world.namespace}:node:*"))
+            assert len(leases) == 2  # one per server process
+            assert world.stop(proc, signal.SIGTERM, timeout=30) == 0
+            assert list(r.scan_iter(match=f"{world.namespace}:node:*")) == []
+        finally:
+            r.close()
