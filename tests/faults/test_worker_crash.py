@@ -12,13 +12,14 @@ from tests.pipeline.harness import (
     Db,
     audit,
     handoff_length,
+    metric,
     pending_in_relay,
     ready_messages,
     running_world,
     wait_all_written,
     wait_until,
 )
-from tests.support import make_sale
+from tests.support import free_port, make_sale
 
 ORDERS = 2400
 RATE = 400  # purchases per second: orders flow for about 6 s
@@ -36,13 +37,18 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
         expiring.start()
 
         kills = []
-        # Kill each kind of worker in turn as the rows come in, and start it again at once.
+        metrics_port = free_port()
+        # Kill each kind of worker in turn as the rows come in, and start it again at once. The order
+        # writers die the moment a new commit shows in the database: most likely before its ack.
         for threshold, kind in ((0.15, "orders"), (0.35, "relay"), (0.55, "orders"), (0.75, "timeouts")):
             wait_until(lambda t=threshold: db.count_orders(sale["id"]) >= t * ORDERS, 60, f"{threshold:.0%} written")
+            if kind == "orders":
+                seen = db.count_orders(sale["id"])
+                wait_until(lambda seen=seen: db.count_orders(sale["id"]) > seen, 10, "a commit", interval=0.001)
             assert run.workers[kind].poll() is None, f"{kind} exited early:\n{run.log(kind)[-2000:]}"
             run.stop(kind, signal.SIGKILL)
             kills.append((kind, db.count_orders(sale["id"])))
-            run.start(kind)
+            run.start(kind, env={"FLASHSALE_WORKER_METRICS_PORT": str(metrics_port)} if kind == "orders" else None)
 
         accepted = burst.join_and_check()
         expired = expiring.join_and_check()
@@ -61,7 +67,14 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
         assert len(short_rows) == 100
         assert db.sale_row(short["id"])[1] == 100, "a timed-out order returned its unit twice, or never"
         wait_until(lambda: handoff_length(run.world, sale["id"]) == 0, 30, "the hand-off to drain")
-        print(f"kills (kind, rows written at the time): {kills}")
+        # What the last order writer acknowledged without writing: redeliveries of orders written before.
+        base = f"http://127.0.0.1:{metrics_port}"
+        acked = metric(base, "flashsale_orders_written_total")
+        fresh = metric(base, "flashsale_order_pipeline_lag_seconds_count")
+        print(
+            f"\nkills (kind, rows at the time): {kills}; the last order writer acked {acked:.0f} orders, "
+            f"{acked - fresh:.0f} of them redelivered after being written"
+        )
         audit(run.world, sale["id"])
         audit(run.world, short["id"])
         with run.client() as client:

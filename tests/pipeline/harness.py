@@ -68,14 +68,14 @@ class Running:
     def client(self, timeout: float = 30) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=timeout)
 
-    def start(self, kind: str = "all", wait: bool = True) -> subprocess.Popen[bytes]:
+    def start(self, kind: str = "all", wait: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start `flashsale worker KIND`; its log goes to a file (a pipe nobody reads would fill up)."""
         assert kind not in self.workers or self.workers[kind].poll() is not None, f"{kind} is running"
         log = LOG_DIR / f"{self.world.namespace}-{kind}-{len(self.world.procs)}.log"
         with log.open("wb") as sink:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "worker", kind],
-                env=self.world.env,
+                env={**self.world.env, **(env or {})},
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
                 start_new_session=True,
@@ -397,3 +397,13 @@ def wait_all_written(db: Db, sale_id: int | str, accepted: set[str], timeout: fl
     extra = set(rows) - {int(o) for o in accepted}
     assert not missing and not extra, f"{len(missing)} accepted orders without a row, {len(extra)} rows extra"
     return rows
+
+
+def metric(base: str, name: str) -> float:
+    """The sum of a metric's samples on a Prometheus /metrics page (0 when absent)."""
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
