@@ -98,6 +98,12 @@ class OrderConsumer:
         if not parsed:
             return
         results = await self._write_until_done([r for _, r in parsed])
+        if results is None:  # stopping with the database down: hand the batch back to the queue
+            log.warning("stopping with the database down; %d orders returned to the queue", len(parsed))
+            for msg, _r in parsed:
+                with contextlib.suppress(Exception):
+                    await msg.nack(requeue=True)
+            return
         # Each result carries the very reservation object it answers for: the same order id can arrive
         # twice in one batch (a redelivery), and each of its messages must be settled exactly once.
         by_reservation = {id(r): msg for msg, r in parsed}
@@ -133,12 +139,16 @@ class OrderConsumer:
         ORDERS_WRITTEN.inc(len(written))
         ORDER_BATCH.observe(len(written))
 
-    async def _write_until_done(self, batch: list[Reservation]) -> list[Written]:
+    async def _write_until_done(self, batch: list[Reservation]) -> list[Written] | None:
+        """The batch's outcomes; None when the worker is told to stop while the database is down."""
         delay = 0.2
         while True:
             try:
                 return await self._writer.write(batch)
             except Unavailable as exc:
+                if self._stopping.is_set():
+                    return None
                 log.warning("database unavailable (%s); holding %d orders and retrying", exc, len(batch))
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 delay = min(delay * 2, 5.0)

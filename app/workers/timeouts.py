@@ -100,8 +100,12 @@ class TimeoutWorker:
                 won = await self._returns.cancel(due.order_id, "timeout")
                 break
             except Unavailable as exc:
+                if self._stopping.is_set():  # stopping with the database down: hand the timeout back
+                    await msg.nack(requeue=True)
+                    return
                 log.warning("timeout of order %s waits for the database: %s", due.order_id, exc)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 delay = min(delay * 2, 5.0)
         if won is not None:
             TIMEOUT_LAG.observe(max(0.0, (now_ms() - due.expires_ms) / 1000))

@@ -9,6 +9,7 @@ shared server on 3306 is never touched."""
 from __future__ import annotations
 
 import secrets
+import signal
 import time
 
 import pytest
@@ -96,6 +97,48 @@ def test_orders_survive_a_database_outage(private_mariadb: PrivateMariaDB, outag
             f"{written_before} rows right after the restart, all {len(accepted)} written "
             f"{caught_up:.2f}s after it"
         )
+        audit(run.world, sale["id"])
+        audit(run.world, short["id"])
+        db.close()
+
+
+def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariadb: PrivateMariaDB) -> None:
+    """A worker stopped while it holds orders it cannot write: it gives them back and exits (0) promptly,
+    and they are written once a worker runs again with the database back."""
+    url = f"{private_mariadb.url}/fs_down_{secrets.token_hex(3)}"
+    with running_world(("all",), FLASHSALE_MYSQL_URL=url) as run:
+        db = Db(run.world)
+        with run.client() as client:
+            sale = make_sale(client, run.world, stock=600, payment_timeout_seconds=600)
+            short = make_sale(client, run.world, stock=SHORT, payment_timeout_seconds=3)
+            expiring = {buy(client, run.world, short["id"], f"s{i}") for i in range(SHORT)}
+        wait_all_written(db, short["id"], expiring, timeout=20)
+        burst = Burst(run, sale["id"], 600, 100)
+        burst.start()
+        wait_until(lambda: db.count_orders(sale["id"]) >= 100, 30, "orders to flow into the database")
+        db.close()
+        private_mariadb.kill()
+        # The order writer holds a batch it cannot write, and the short sale's timeouts wait for the database.
+        wait_until(lambda: "holding" in run.log("all"), 20, "the order writer to hold a batch", interval=0.1)
+        wait_until(lambda: "waits for the database" in run.log("all"), 20, "a timeout to wait", interval=0.1)
+
+        began = time.monotonic()
+        code = run.stop("all", signal.SIGTERM, timeout=20)
+        stopped_in = time.monotonic() - began
+        log = run.log("all")
+        assert code == 0 and stopped_in < 15, f"exit {code} after {stopped_in:.1f}s on SIGTERM:\n{log[-3000:]}"
+
+        private_mariadb.start()
+        accepted = burst.join_and_check()
+        run.start("all")
+        wait_all_written(db, sale["id"], accepted, timeout=60)
+        wait_until(
+            lambda: all(r[:2] == ("cancelled", "timeout") for r in db.order_rows(short["id"]).values()),
+            20,
+            "the short sale's orders to time out",
+        )
+        assert ready_messages(run.world, run.names.orders_dlq) == 0, "orders were dead-lettered"
+        print(f"\nSIGTERM with the database down: stopped in {stopped_in:.2f}s")
         audit(run.world, sale["id"])
         audit(run.world, short["id"])
         db.close()
