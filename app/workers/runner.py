@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from prometheus_client import start_http_server
@@ -20,6 +21,7 @@ from app.workers.timeouts import TimeoutWorker
 
 log = logging.getLogger(__name__)
 AUDIT_EVERY_SECONDS = 30.0
+STOP_GRACE_SECONDS = 20.0  # within Kubernetes' default 30 s termination grace period
 
 
 async def run_workers(settings: Settings, kind: str) -> None:
@@ -74,6 +76,14 @@ async def run_workers(settings: Settings, kind: str) -> None:
         for task in tasks:
             if task.get_name() == "Audit":
                 task.cancel()
+        _finished, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else (set(), set())
+        if stuck:
+            # A store that hangs (rather than refuses) can hold a task forever. Leave as a crash would: what is
+            # not acknowledged goes back to its queue when the connections drop, and every step is idempotent.
+            names = ", ".join(t.get_name() for t in stuck)
+            log.error("stopping: %s still busy after %.0f s; exiting without them", names, STOP_GRACE_SECONDS)
+            logging.shutdown()
+            os._exit(1)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
         crashed = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]

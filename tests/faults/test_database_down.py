@@ -102,9 +102,11 @@ def test_orders_survive_a_database_outage(private_mariadb: PrivateMariaDB, outag
         db.close()
 
 
-def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariadb: PrivateMariaDB) -> None:
-    """A worker stopped while it holds orders it cannot write: it gives them back and exits (0) promptly,
-    and they are written once a worker runs again with the database back."""
+@pytest.mark.parametrize("outage", ["crash", "freeze"])
+def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariadb: PrivateMariaDB, outage: str) -> None:
+    """A worker stopped while it holds orders it cannot write gives them back and exits: at once (0) when the
+    database refuses connections; after the stop grace period (20 s, exit 1, as a crash) when it hangs. The
+    orders are written once a worker runs again with the database back."""
     url = f"{private_mariadb.url}/fs_down_{secrets.token_hex(3)}"
     with running_world(("all",), FLASHSALE_MYSQL_URL=url) as run:
         db = Db(run.world)
@@ -117,18 +119,30 @@ def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariad
         burst.start()
         wait_until(lambda: db.count_orders(sale["id"]) >= 100, 30, "orders to flow into the database")
         db.close()
-        private_mariadb.kill()
-        # The order writer holds a batch it cannot write, and the short sale's timeouts wait for the database.
-        wait_until(lambda: "holding" in run.log("all"), 20, "the order writer to hold a batch", interval=0.1)
-        wait_until(lambda: "waits for the database" in run.log("all"), 20, "a timeout to wait", interval=0.1)
+        if outage == "crash":
+            private_mariadb.kill()
+            # The order writer holds a batch it cannot write; the short sale's timeouts wait for the database.
+            wait_until(lambda: "holding" in run.log("all"), 20, "the order writer to hold a batch", interval=0.1)
+            wait_until(lambda: "waits for the database" in run.log("all"), 20, "a timeout to wait", interval=0.1)
+        else:
+            private_mariadb.freeze()
+            # Nothing fails, everything that touches the database just waits: the writer, the timeouts.
+            frozen_at = len(burst.accepted)
+            wait_until(lambda: len(burst.accepted) >= frozen_at + 200, 20, "purchases while frozen", interval=0.1)
 
         began = time.monotonic()
-        code = run.stop("all", signal.SIGTERM, timeout=20)
+        code = run.stop("all", signal.SIGTERM, timeout=40)
         stopped_in = time.monotonic() - began
         log = run.log("all")
-        assert code == 0 and stopped_in < 15, f"exit {code} after {stopped_in:.1f}s on SIGTERM:\n{log[-3000:]}"
+        expected = (0, 15) if outage == "crash" else (1, 30)
+        assert code == expected[0] and stopped_in < expected[1], (
+            f"exit {code} after {stopped_in:.1f}s on SIGTERM:\n{log[-3000:]}"
+        )
 
-        private_mariadb.start()
+        if outage == "crash":
+            private_mariadb.start()
+        else:
+            private_mariadb.thaw()
         accepted = burst.join_and_check()
         run.start("all")
         wait_all_written(db, sale["id"], accepted, timeout=60)
@@ -138,7 +152,7 @@ def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariad
             "the short sale's orders to time out",
         )
         assert ready_messages(run.world, run.names.orders_dlq) == 0, "orders were dead-lettered"
-        print(f"\nSIGTERM with the database down: stopped in {stopped_in:.2f}s")
+        print(f"\nSIGTERM with the database down ({outage}): exit {code} in {stopped_in:.2f}s")
         audit(run.world, sale["id"])
         audit(run.world, short["id"])
         db.close()
