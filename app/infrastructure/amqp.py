@@ -27,8 +27,16 @@ DELAY_BUCKETS_MS = (
 )  # fmt: skip
 
 
+# A timeout may fire this much after its deadline, to save a round of re-parking near the end.
+OVERSHOOT_MS = 250
+
+
 def bucket_for(remaining_ms: int) -> int:
-    """The largest bucket that does not overshoot; the smallest one when less than it remains."""
+    """The smallest bucket that reaches the deadline if it overshoots by at most OVERSHOOT_MS; otherwise the
+    largest that does not overshoot (the message is parked again when it comes back early)."""
+    for bucket in DELAY_BUCKETS_MS:
+        if remaining_ms <= bucket <= remaining_ms + OVERSHOOT_MS:
+            return bucket
     fitting = [b for b in DELAY_BUCKETS_MS if b <= remaining_ms]
     return fitting[-1] if fitting else DELAY_BUCKETS_MS[0]
 
