@@ -82,7 +82,7 @@ class Settings:
     mysql_pool_size: int = 20
     # Every Redis key and RabbitMQ name starts with this; tests give each run its own.
     namespace: str = "fs"
-    order_prefetch: int = 200
+    order_prefetch: int = 50
     order_batch_size: int = 100
     order_max_attempts: int = 5
     timeout_sweep_seconds: float = 1.0

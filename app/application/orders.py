@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from app.application.ports import PaymentProvider
 from app.application.stock_return import StockReturns
 from app.domain.errors import Conflict, DomainError, NotFound
-from app.domain.models import Order, OrderStatus, Reservation
+from app.domain.models import Order, OrderStatus
 from app.infrastructure import sql_orders
 from app.infrastructure.db import Database
 from app.infrastructure.metrics import PAYMENTS
+from app.infrastructure.records import reservation_from_json
 from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.tokens import Principal
 
@@ -18,21 +17,6 @@ from app.infrastructure.tokens import Principal
 class PaymentFailed(DomainError):
     status = 402
     code = "payment_failed"
-
-
-def reservation_from_json(raw: str) -> Reservation:
-    r = json.loads(raw)
-    return Reservation(
-        order_id=int(r["o"]),
-        sale_id=int(r["s"]),
-        user_id=str(r["u"]),
-        quantity=int(r["q"]),
-        amount_cents=int(r["a"]),
-        created_ms=int(r["c"]),
-        expires_ms=int(r["x"]),
-        epoch=int(r["e"]),
-        idempotency_key=r.get("k") or None,
-    )
 
 
 def _pending() -> Conflict:

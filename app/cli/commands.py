@@ -59,7 +59,8 @@ async def list_dead_letters(settings: Settings, limit: int) -> None:
                     {
                         "message_id": msg.message_id,
                         "from": msg.headers.get("x-first-death-queue") if msg.headers else None,
-                        "reason": first.get("reason") if isinstance(first, dict) else None,
+                        "reason": (first.get("reason") if isinstance(first, dict) else None)
+                        or (msg.headers or {}).get("x-flashsale-reason"),
                         "body": msg.body.decode(errors="replace")[:500],
                     }
                 )

@@ -87,7 +87,7 @@ def all_queues(names: Names) -> list[str]:
     ]
 
 
-def message(body: dict[str, Any] | bytes, message_id: str) -> aio_pika.Message:
+def message(body: dict[str, Any] | list[Any] | bytes, message_id: str) -> aio_pika.Message:
     raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
     return aio_pika.Message(
         raw,

@@ -13,18 +13,34 @@ import contextlib
 import logging
 import time
 
+import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from app.application.order_writer import OrderWriter, Outcome, Written
-from app.application.orders import reservation_from_json
 from app.domain.errors import Unavailable
 from app.domain.models import Reservation
+from app.infrastructure.amqp import Publisher, message
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_WRITTEN
+from app.infrastructure.records import parse_orders, reservation_to_dict
 from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler
 
 log = logging.getLogger(__name__)
 BATCH_WAIT_SECONDS = 0.01
+
+
+def _order_count(msg: AbstractIncomingMessage) -> int:
+    """Orders in a message, from the relay's header (1 when absent: a single order)."""
+    count = (msg.headers or {}).get("x-orders", 1)
+    return count if isinstance(count, int) and count > 0 else 1
+
+
+def order_message(r: Reservation, *, reason: str = "", detail: str = "") -> aio_pika.Message:
+    """One order alone, as the reservation script recorded it (plus why, when it is dead-lettered)."""
+    msg = message(reservation_to_dict(r), str(r.order_id))
+    if reason:
+        msg.headers = {"x-flashsale-reason": reason, "x-flashsale-detail": detail[:200]}
+    return msg
 
 
 class OrderConsumer:
@@ -33,6 +49,7 @@ class OrderConsumer:
         channel: AbstractChannel,
         writer: OrderWriter,
         timeouts: TimeoutScheduler,
+        publisher: Publisher,
         names: Names,
         *,
         batch_size: int,
@@ -41,6 +58,7 @@ class OrderConsumer:
         self._channel = channel
         self._writer = writer
         self._timeouts = timeouts
+        self._publisher = publisher
         self._names = names
         self._batch_size = batch_size
         self._prefetch = prefetch
@@ -70,74 +88,87 @@ class OrderConsumer:
                 await self.handle(leftover)
 
     async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """Messages until they hold about `batch_size` orders, or a short wait has passed."""
         try:
             first = await asyncio.wait_for(self._inbox.get(), timeout=0.5)
         except TimeoutError:
             return []
         batch = [first]
+        orders = _order_count(first)
         deadline = time.monotonic() + BATCH_WAIT_SECONDS
-        while len(batch) < self._batch_size:
+        while orders < self._batch_size:
             if self._inbox.empty():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 await asyncio.sleep(min(remaining, 0.002))
                 continue
-            batch.append(self._inbox.get_nowait())
+            msg = self._inbox.get_nowait()
+            batch.append(msg)
+            orders += _order_count(msg)
         return batch
 
     async def handle(self, messages: list[AbstractIncomingMessage]) -> None:
-        parsed: list[tuple[AbstractIncomingMessage, Reservation]] = []
+        """Write the orders of these messages in one go, then settle each message exactly once."""
+        parsed: list[tuple[AbstractIncomingMessage, list[Reservation]]] = []
         for msg in messages:
             try:
-                parsed.append((msg, reservation_from_json(msg.body.decode())))
+                parsed.append((msg, parse_orders(msg.body)))
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 DEAD_LETTERED.labels("unreadable").inc()
                 log.error("order message %s is unreadable; dead-lettered", msg.message_id)
                 await msg.reject(requeue=False)
         if not parsed:
             return
-        results = await self._write_until_done([r for _, r in parsed])
+        results = await self._write_until_done([r for _, batch in parsed for r in batch])
         if results is None:  # stopping with the database down: hand the batch back to the queue
-            log.warning("stopping with the database down; %d orders returned to the queue", len(parsed))
-            for msg, _r in parsed:
+            log.warning("stopping with the database down; %d messages returned to the queue", len(parsed))
+            for msg, _batch in parsed:
                 with contextlib.suppress(Exception):
                     await msg.nack(requeue=True)
             return
         # Each result carries the very reservation object it answers for: the same order id can arrive
-        # twice in one batch (a redelivery), and each of its messages must be settled exactly once.
-        by_reservation = {id(r): msg for msg, r in parsed}
-        written: list[AbstractIncomingMessage] = []
+        # twice (a redelivery), and each reservation is settled exactly once.
+        outcome = {id(w.reservation): w for w in results}
         due: list[DueTimeout] = []
+        extra: list[tuple[str, aio_pika.Message]] = []  # single orders split out of a multi-order message
+        retry_alone: list[AbstractIncomingMessage] = []  # single-order messages that failed: broker retries
         now = time.time()
-        for result in results:
-            msg = by_reservation[id(result.reservation)]
-            if result.outcome is Outcome.WRITTEN:
-                written.append(msg)
-                due.append(DueTimeout(result.reservation.order_id, result.reservation.expires_ms))
-                if not result.detail:
-                    ORDER_LAG.observe(max(0.0, now - result.reservation.created_ms / 1000))
-            elif result.outcome is Outcome.CONFLICT:
-                DEAD_LETTERED.labels("conflict").inc()
-                log.error("order %s: %s; dead-lettered", result.reservation.order_id, result.detail)
-                await msg.reject(requeue=False)
-            else:
-                log.warning("order %s not written (%s); returned to the queue", msg.message_id, result.detail)
-                await msg.nack(requeue=True)
-        if not written:
-            return
+        for msg, batch in parsed:
+            for r in batch:
+                result = outcome[id(r)]
+                if result.outcome is Outcome.WRITTEN:
+                    due.append(DueTimeout(r.order_id, r.expires_ms))
+                    if not result.detail:
+                        ORDER_LAG.observe(max(0.0, now - r.created_ms / 1000))
+                elif result.outcome is Outcome.CONFLICT:
+                    DEAD_LETTERED.labels("conflict").inc()
+                    log.error("order %s: %s; dead-lettered", r.order_id, result.detail)
+                    extra.append((self._names.orders_dlq, order_message(r, reason="conflict", detail=result.detail)))
+                elif len(batch) > 1:
+                    # Split out: alone, it gets the queue's bounded retries and then the dead-letter queue.
+                    log.warning("order %s not written (%s); retried alone", r.order_id, result.detail)
+                    extra.append((self._names.orders_queue, order_message(r)))
+                else:
+                    log.warning("order %s not written (%s); returned to the queue", r.order_id, result.detail)
+                    retry_alone.append(msg)
         try:
             await self._timeouts.schedule(due)
+            if extra:
+                await self._publisher.publish_all(extra)
         except Exception as exc:  # the orders are written; a redelivery schedules the timeouts again
-            log.warning("timeouts not confirmed (%s); the batch will be redelivered", exc)
-            for msg in written:
+            log.warning("timeouts not confirmed (%s); the messages will be redelivered", exc)
+            for msg, _batch in parsed:
                 with contextlib.suppress(Exception):
                     await msg.nack(requeue=True)
             return
-        for msg in written:
-            await msg.ack()
-        ORDERS_WRITTEN.inc(len(written))
-        ORDER_BATCH.observe(len(written))
+        for msg, _batch in parsed:
+            if msg in retry_alone:
+                await msg.nack(requeue=True)
+            else:
+                await msg.ack()
+        ORDERS_WRITTEN.inc(len(due))
+        ORDER_BATCH.observe(len(due))
 
     async def _write_until_done(self, batch: list[Reservation]) -> list[Written] | None:
         """The batch's outcomes; None when the worker is told to stop while the database is down."""

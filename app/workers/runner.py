@@ -36,6 +36,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
                     channel,
                     OrderWriter(c.db),
                     m.scheduler,
+                    m.publisher,
                     c.names,
                     batch_size=settings.order_batch_size,
                     prefetch=settings.order_prefetch,

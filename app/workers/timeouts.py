@@ -19,7 +19,7 @@ from app.infrastructure import sql_orders
 from app.infrastructure.db import Database
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, TIMEOUT_LAG
-from app.infrastructure.timeouts import TimeoutScheduler, now_ms, parse_timeout
+from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler, now_ms, parse_timeouts
 
 log = logging.getLogger(__name__)
 SWEEP_GRACE_SECONDS = 0.5
@@ -83,33 +83,39 @@ class TimeoutWorker:
 
     async def handle(self, msg: AbstractIncomingMessage) -> None:
         try:
-            due = parse_timeout(msg.body)
+            timeouts = parse_timeouts(msg.body)
         except (ValueError, KeyError, TypeError):
             DEAD_LETTERED.labels("unreadable").inc()
             await msg.reject(requeue=False)
             return
         now = now_ms()
-        if due.expires_ms > now:
-            # Early (a short bucket, or pipeline lag): park it again; never move the deadline.
-            await self._scheduler.schedule([due])
-            await msg.ack()
-            return
+        early = [t for t in timeouts if t.expires_ms > now]
+        if early:
+            # Early (a short bucket, or pipeline lag): park them again; never move a deadline.
+            await self._scheduler.schedule(early)
+        for due in timeouts:
+            if due.expires_ms <= now and not await self._cancel(due):
+                await msg.nack(requeue=True)  # stopping with the database down: hand the message back
+                return
+        await msg.ack()
+
+    async def _cancel(self, due: DueTimeout) -> bool:
+        """Cancel if still unpaid, waiting out a database outage; False if told to stop meanwhile."""
         delay = 0.2
         while True:
             try:
                 won = await self._returns.cancel(due.order_id, "timeout")
                 break
             except Unavailable as exc:
-                if self._stopping.is_set():  # stopping with the database down: hand the timeout back
-                    await msg.nack(requeue=True)
-                    return
+                if self._stopping.is_set():
+                    return False
                 log.warning("timeout of order %s waits for the database: %s", due.order_id, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 delay = min(delay * 2, 5.0)
         if won is not None:
             TIMEOUT_LAG.observe(max(0.0, (now_ms() - due.expires_ms) / 1000))
-        await msg.ack()
+        return True
 
     async def sweep(self) -> None:
         """Never raises: a failed sweep is tried again at the next tick."""
