@@ -1,0 +1,45 @@
+"""Tokens: HS256 only, the required claims, expiry."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from app.domain.errors import Unauthorized
+from app.infrastructure.tokens import Principal, TokenService
+
+SECRET = "s" * 40
+
+
+def test_issue_and_verify() -> None:
+    service = TokenService(SECRET, 60)
+    token = service.issue("alice", "admin")
+    assert service.verify(token) == Principal("alice", "admin")
+
+
+def test_a_token_expires() -> None:
+    service = TokenService(SECRET, 60)
+    token = service.issue("bob", "user", ttl_seconds=1)
+    assert service.verify(token).user_id == "bob"
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        service.verify(token)
+
+
+def test_other_secrets_algorithms_and_claims_are_refused() -> None:
+    service = TokenService(SECRET, 60)
+    now = int(time.time())
+    forged = jwt.encode({"sub": "eve", "role": "admin", "exp": now + 60}, "x" * 40, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        service.verify(forged)
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps({"sub": "eve", "role": "admin", "exp": now + 60}).encode()).rstrip(b"=")
+    with pytest.raises(Unauthorized):
+        service.verify(f"{header.decode()}.{body.decode()}.")
+    for claims in ({"sub": "eve", "exp": now + 60}, {"sub": "eve", "role": "root", "exp": now + 60}):
+        with pytest.raises(Unauthorized):
+            service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
