@@ -60,6 +60,7 @@ class Preheater:
                 stock_left=stock_left,
                 holdings=await sql.holdings(cur, sale_id),
                 idempotency=await sql.idempotency_keys(cur, sale_id),
+                cancelled=await sql.cancelled_orders(cur, sale_id),
             )
             if not loaded:
                 raise _AlreadyLoaded

@@ -1,9 +1,9 @@
 """Cancelling an order and returning its stock, exactly once.
 
 Whoever wins the conditional `created -> cancelled` transition returns the units: to the sale's row in the
-same transaction, and to the cache through an outbox row that an idempotent script applies (only while the
-cache is the epoch the database counted the order under). A crash between the two stores loses nothing:
-the sweep applies outbox rows left behind."""
+same transaction, and to the cache through an outbox row that an idempotent script applies once per order
+(a preheat marks every order already cancelled as returned, so a reloaded cache never counts one twice).
+A crash between the two stores loses nothing: the sweep applies outbox rows left behind."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ class StockReturns:
                 order_id=ret.order_id,
                 user_id=ret.user_id,
                 quantity=ret.quantity,
-                epoch=ret.cache_epoch,
             )
         except REDIS_DOWN as exc:
             log.warning("stock return of order %s left for the sweep: %s", ret.order_id, exc)

@@ -55,6 +55,7 @@ class SaleCache:
         stock_left: int,
         holdings: list[tuple[str, int]],
         idempotency: list[tuple[str, str, int, int]],
+        cancelled: list[int] | None = None,
     ) -> bool:
         """Write the sale's cache from the database truth. The caller holds the sale's row lock, so no other
         preheat runs at once; the metadata goes last, so a crash half-way leaves the sale 'not loaded'."""
@@ -72,6 +73,10 @@ class SaleCache:
         for key in (keys.res, keys.rate, keys.uorders):
             await self.redis.hset(key, PLACEHOLDER, "0")
         await self.redis.sadd(keys.returned, PLACEHOLDER)
+        # Orders cancelled before this count: their units are in stock_left already, never return them again.
+        done = [str(o) for o in cancelled or []]
+        for i in range(0, len(done), CHUNK):
+            await self.redis.sadd(keys.returned, *done[i : i + CHUNK])
         await self.redis.sadd(self.names.handoff_sales, str(sale.id))
         expire_at = to_ms(sale.ends_at) + sale.payment_timeout_seconds * 1000 + KEEP_AFTER_END_MS
         meta = {
@@ -130,11 +135,11 @@ class SaleCache:
         )
         return code, int(left)
 
-    async def release(self, sale_id: int, *, order_id: int, user_id: str, quantity: int, epoch: int) -> str:
+    async def release(self, sale_id: int, *, order_id: int, user_id: str, quantity: int) -> str:
         keys = self.names.sale(sale_id)
         result = await self.scripts.release(
             keys=[keys.meta, keys.users, keys.returned],
-            args=[order_id, user_id, quantity, epoch, self.names.stock_channel],
+            args=[order_id, user_id, quantity, self.names.stock_channel],
         )
         return str(result)
 

@@ -164,6 +164,11 @@ async def idempotency_keys(cur: Any, sale_id: int) -> list[tuple[str, str, int, 
     return [(r[0], r[1], int(r[2]), int(r[3])) for r in await cur.fetchall()]
 
 
+async def cancelled_orders(cur: Any, sale_id: int) -> list[int]:
+    await cur.execute("SELECT id FROM orders WHERE sale_id = %s AND status = 'cancelled'", (sale_id,))
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
 async def set_cache_epoch(cur: Any, sale_id: int, epoch: int) -> None:
     await cur.execute("UPDATE sales SET cache_epoch = %s WHERE id = %s", (epoch, sale_id))
 

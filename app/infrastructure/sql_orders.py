@@ -178,13 +178,15 @@ async def cancel(cur: Any, order_id: int, reason: str, *, user_id: str | None = 
         return None
     await cur.execute("SELECT sale_id, user_id, quantity FROM orders WHERE id = %s", (order_id,))
     sale_id, owner, quantity = await cur.fetchone()
-    await cur.execute("SELECT cache_epoch FROM sales WHERE id = %s FOR UPDATE", (sale_id,))
-    (epoch,) = await cur.fetchone()
-    await cur.execute("UPDATE sales SET stock_left = stock_left + %s WHERE id = %s", (quantity, sale_id))
+    # Lock order everywhere: the order's row, the user's holding, then the sale's row (as a `db`-strategy
+    # purchase takes the holding before the sale), so the two can never deadlock.
     await cur.execute(
         "UPDATE sale_holdings SET quantity = quantity - %s WHERE sale_id = %s AND user_id = %s",
         (quantity, sale_id, owner),
     )
+    await cur.execute("SELECT cache_epoch FROM sales WHERE id = %s FOR UPDATE", (sale_id,))
+    (epoch,) = await cur.fetchone()
+    await cur.execute("UPDATE sales SET stock_left = stock_left + %s WHERE id = %s", (quantity, sale_id))
     ret = StockReturn(int(order_id), int(sale_id), owner, int(quantity), int(epoch))
     await cur.execute(
         "INSERT INTO stock_returns (order_id, sale_id, user_id, quantity, cache_epoch) VALUES (%s, %s, %s, %s, %s)",

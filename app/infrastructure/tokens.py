@@ -12,7 +12,7 @@ from app.domain.errors import Unauthorized
 
 ROLES = ("user", "admin")
 # A user id is any short printable string without separators (identity may come from an external provider).
-SUBJECT = re.compile(r"^[A-Za-z0-9_.@:+-]{1,64}$")
+SUBJECT = re.compile(r"[A-Za-z0-9_.@:+-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TokenService:
     def issue(self, user_id: str, role: str, ttl_seconds: int | None = None) -> str:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        if not SUBJECT.match(user_id):
+        if not SUBJECT.fullmatch(user_id):
             raise ValueError("user id must be 1-64 characters of [A-Za-z0-9_.@:+-]")
         now = int(time.time())
         claims = {"sub": user_id, "role": role, "iat": now, "exp": now + (ttl_seconds or self.ttl_seconds)}
@@ -49,6 +49,6 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from None
         sub, role = claims.get("sub"), claims.get("role")
-        if not isinstance(sub, str) or not SUBJECT.match(sub) or role not in ROLES:
+        if not isinstance(sub, str) or not SUBJECT.fullmatch(sub) or role not in ROLES:
             raise Unauthorized("invalid token claims")
         return Principal(user_id=sub, role=role)

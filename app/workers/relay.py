@@ -43,6 +43,10 @@ class Relay:
     def stop(self) -> None:
         self._stopping.set()
 
+    def _forget_streams(self) -> None:
+        self._streams.clear()
+        self._reread = True
+
     async def _refresh_streams(self) -> None:
         for raw in await self._redis.smembers(self._names.handoff_sales):
             key = self._names.sale(int(raw)).handoff
@@ -125,8 +129,14 @@ class Relay:
                 raise
             except REDIS_DOWN as exc:
                 log.warning("relay: Redis unreachable (%s); retrying", exc)
-                self._reread = True
+                self._forget_streams()
                 await asyncio.sleep(1)
+            except ResponseError as exc:
+                # NOGROUP: the stream came back without its consumer group (Redis lost its data and the
+                # sale was preheated again). Forget what we knew so every group is created anew.
+                log.warning("relay: %s; recreating consumer groups", exc)
+                self._forget_streams()
+                await asyncio.sleep(0.2)
             except Exception as exc:  # RabbitMQ down or refusing: entries stay pending and are re-read
                 log.warning("relay: %s; retrying", exc)
                 self._reread = True
