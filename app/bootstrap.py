@@ -5,6 +5,7 @@ constructs clients."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
 from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import QueueDepth
+from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
@@ -69,12 +70,21 @@ class Messaging:
 
 def drain_check(cache: SaleCache, settings: Settings, names: Names) -> DrainCheck:
     """Nothing accepted for the sale is on its way: its hand-off is empty and so is the order queue
-    (counted with unacknowledged messages through the management API; unknown counts as not drained)."""
+    (counted with unacknowledged messages through the management API; unknown counts as not drained).
+
+    The management API refreshes its counts every few seconds, so one zero may be stale: the check holds only
+    if a second reading, a stats interval later, is zero too."""
     depth = QueueDepth(settings.rabbitmq_api_url)
 
-    async def drained(sale_id: int) -> bool:
+    async def empty_now(sale_id: int) -> bool:
         state = await pipeline_state(cache, depth, names, sale_id, None)
         return state.handoff == 0 and state.queued == 0
+
+    async def drained(sale_id: int) -> bool:
+        if not await empty_now(sale_id):
+            return False
+        await asyncio.sleep(STATS_INTERVAL_SECONDS)
+        return await empty_now(sale_id)
 
     return drained
 
