@@ -106,7 +106,9 @@ class Orders:
     async def cancel(self, who: Principal, order_id: int) -> Order:
         order = await self._own(who, order_id)
         if order.status is OrderStatus.CREATED:
-            await self._returns.cancel(order_id, "user", user_id=who.user_id)
+            # Past expires_at an unpaid order ends cancelled by `timeout`, whoever gets there first.
+            if await self._returns.cancel(order_id, "user", user_id=who.user_id) is None:
+                await self._returns.cancel(order_id, "timeout")
             async with self._db.transaction() as cur:
                 order = await sql_orders.by_id(cur, order_id) or order
         if order.status is OrderStatus.CANCELLED:

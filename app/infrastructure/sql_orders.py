@@ -160,7 +160,8 @@ async def finish_payment(cur: Any, order_id: int, *, paid: bool) -> bool:
 
 
 async def cancel(cur: Any, order_id: int, reason: str, *, user_id: str | None = None) -> StockReturn | None:
-    """created -> cancelled. Only the winner of this transition returns the stock: to the sale's row here,
+    """created -> cancelled: by the owner while the payment window is open, by `timeout` once it has closed.
+    Only the winner of this transition returns the stock: to the sale's row here,
     and to the cache through an outbox row written in the same transaction."""
     if reason == "timeout":
         await cur.execute(
@@ -171,7 +172,7 @@ async def cancel(cur: Any, order_id: int, reason: str, *, user_id: str | None = 
     else:
         await cur.execute(
             "UPDATE orders SET status = 'cancelled', cancel_reason = %s, cancelled_at = NOW(3) "
-            "WHERE id = %s AND user_id = %s AND status = 'created'",
+            "WHERE id = %s AND user_id = %s AND status = 'created' AND expires_at > NOW(3)",
             (reason, order_id, user_id),
         )
     if cur.rowcount != 1:

@@ -190,3 +190,19 @@ def test_pay_after_expiry_before_the_timeout_is_processed(bare: Running) -> None
         with Db(world) as db:
             assert db.charges(order_id) == 0
             assert db.sale_row(sale["id"])[1] == 2
+
+
+def test_cancel_after_expiry_ends_the_order_by_timeout(bare: Running) -> None:
+    """The contract: an order unpaid at expires_at ends cancelled with reason `timeout`, even when its owner
+    asks to cancel before the timeout worker gets to it."""
+    world = bare.world
+    with bare.client() as http:
+        sale = make_sale(http, world, stock=1, payment_timeout_seconds=1)
+        with bare.running("relay"), bare.running("orders"):
+            order_id = buy(http, world, sale["id"], "ivy")
+            written = wait_status(http, world, "ivy", order_id, "created")
+            time.sleep(max(0.0, parse_time(written["expires_at"]) + 0.2 - time.time()))
+            reply = http.post(f"/api/v1/orders/{order_id}/cancel", headers=world.headers("ivy"))
+            assert reply.status_code == 200, reply.text
+            assert (reply.json()["status"], reply.json()["cancel_reason"]) == ("cancelled", "timeout")
+        assert stock_left(http, sale["id"]) == 1
