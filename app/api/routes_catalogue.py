@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.api.auth import admin
-from app.api.schema import DESCRIPTION, MONEY, NAME, Field, json_body, page_args, path_id, validate
+from app.api.schema import DESCRIPTION, MONEY, NAME, Field, json_body, page_args, path_id, read_body, validate
 from app.api.views import commodity_json, page_json, sale_json
 from app.application.catalogue import NewSale
 from app.bootstrap import Container
@@ -39,6 +39,7 @@ def _c(request: Request) -> Container:
 
 
 async def create_commodity(request: Request) -> JSONResponse:
+    await read_body(request)
     admin(request)
     data = validate(await json_body(request), COMMODITY)
     commodity = await _c(request).catalogue.create_commodity(
@@ -58,6 +59,7 @@ async def get_commodity(request: Request) -> JSONResponse:
 
 
 async def create_sale(request: Request) -> JSONResponse:
+    await read_body(request)
     admin(request)
     data = validate(await json_body(request), SALE)
     raw_id = data["commodity_id"]
@@ -89,6 +91,7 @@ async def get_sale(request: Request) -> JSONResponse:
 
 
 async def change_sale(request: Request) -> JSONResponse:
+    await read_body(request)
     admin(request)
     data = validate(await json_body(request), SALE_CHANGE)
     sale_id = path_id(request)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.api.auth import principal
-from app.api.schema import Field, json_body, path_id, validate
+from app.api.schema import Field, json_body, path_id, read_body, validate
 from app.application.purchase import PurchaseRequest
 from app.domain.errors import DomainError, InvalidRequest, Unavailable
 from app.infrastructure.metrics import RESERVATIONS
@@ -19,6 +19,7 @@ BODY = {"quantity": Field("int", required=False, lo=1, hi=100, default=1)}
 
 async def purchase(request: Request) -> JSONResponse:
     try:
+        await read_body(request)
         who = principal(request)
         data = validate(await json_body(request, empty_ok=True), BODY)
         key = request.headers.get("idempotency-key")

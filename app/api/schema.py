@@ -71,13 +71,21 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
     return out
 
 
-async def json_body(request: Request, *, empty_ok: bool = False) -> Any:
-    """The parsed body. Size is capped by the middleware (413) before this runs."""
+async def read_body(request: Request) -> bytes:
+    """The raw body, 413 if over the cap. A declared Content-Length is refused by the middleware already; a
+    streamed body is cut there one byte past the cap, so it shows here. Routes call this before checking the
+    token, so 413 comes first as the contract orders (Starlette keeps the body for the later parse)."""
     raw = await request.body()
-    if len(raw) > MAX_BODY:  # a body without Content-Length that grew past the cap
+    if len(raw) > MAX_BODY:
         from app.api.errors import PayloadTooLarge
 
         raise PayloadTooLarge()
+    return raw
+
+
+async def json_body(request: Request, *, empty_ok: bool = False) -> Any:
+    """The parsed body (413 when it is over the cap, 422 when it is not JSON)."""
+    raw = await read_body(request)
     if not raw.strip():
         if empty_ok:
             return {}

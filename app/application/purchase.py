@@ -99,7 +99,13 @@ class RedisPurchase:
                 backlog_max=self._limits.backlog_max,
             )
         except REDIS_DOWN as exc:
-            raise Unavailable("the stock store (Redis) is unreachable; nothing was reserved") from exc
+            # The script may have run before the reply was lost: its reservation record says so.
+            if await self._recorded(req.sale_id, order_id):
+                return Accepted(order_id, "pending"), "accepted"
+            raise Unavailable(
+                "the stock store (Redis) is unreachable; nothing was reserved, or a retry with the same "
+                "Idempotency-Key returns the real outcome"
+            ) from exc
         self._clock_offset_ms = result.now_ms - int(time.time() * 1000)
         code = result.code
         if code == "ok":
@@ -119,6 +125,12 @@ class RedisPurchase:
         if code == "not_loaded":
             return await self._not_loaded(req, result.now_ms)
         raise RuntimeError(f"unexpected reservation result {code!r}")
+
+    async def _recorded(self, sale_id: int, order_id: int) -> bool:
+        try:
+            return await self._cache.reservation(sale_id, order_id) is not None
+        except REDIS_DOWN:
+            return False
 
     async def _not_loaded(self, req: PurchaseRequest, now_ms: int) -> tuple[Accepted, str]:
         """The cache has no such sale: tell 404 from a sale that is not (or no longer) loaded."""

@@ -643,3 +643,17 @@ def test_order_after_the_sale_ends(client: httpx.Client, world: World) -> None:
     assert replay.status_code == 202 and replay.json() == original.json()
     assert replay.json()["order_id"] == order_id
     expect(buy(client, world, sale["id"], "tom", quantity=2, key="before-end"), 422, "idempotency_key_reused")
+
+
+def test_a_streamed_oversized_body_without_a_token_is_413_first(client: httpx.Client, world: World) -> None:
+    """No Content-Length (chunked): the cap is found while reading, still before the token is checked."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * 1024
+
+    sale = make_sale(client, world, stock=1)
+    for path in (f"/api/v1/sales/{sale['id']}/purchase", "/api/v1/commodities"):
+        reply = client.post(path, content=chunks())
+        assert reply.status_code == 413, reply.text
+        assert reply.json()["error"] == "payload_too_large"
