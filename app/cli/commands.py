@@ -9,6 +9,7 @@ import click
 from app.application.audit import audit_sale as run_audit
 from app.bootstrap import open_container, open_messaging
 from app.config import Settings
+from app.infrastructure.keys import Names
 from app.infrastructure.metrics import INVARIANT_OK
 from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.queue_depth import QueueDepth
@@ -70,6 +71,19 @@ async def list_dead_letters(settings: Settings, limit: int) -> None:
         click.echo(f"{len(held)} dead-lettered message(s)", err=True)
 
 
+def replay_target(body: bytes, names: Names) -> str:
+    """Where a dead letter goes back to, by what it carries: payment timeouts ({"o", "x"} only) to the
+    timeout queue, everything else to the order queue (the orders and the timeouts share one DLQ)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return names.orders_queue
+    items = data if isinstance(data, list) else [data]
+    if items and all(isinstance(i, dict) and set(i) == {"o", "x"} for i in items):
+        return names.timeouts_queue
+    return names.orders_queue
+
+
 async def replay_dead_letters(settings: Settings, limit: int) -> int:
     from app.infrastructure.amqp import message
 
@@ -81,9 +95,7 @@ async def replay_dead_letters(settings: Settings, limit: int) -> int:
             msg = await queue.get(fail=False, no_ack=False)
             if msg is None:
                 break
-            origin = str((msg.headers or {}).get("x-first-death-queue") or names.orders_queue)
-            if origin not in (names.orders_queue, names.timeouts_queue):
-                origin = names.orders_queue
+            origin = replay_target(msg.body, names)
             await m.publisher.publish(origin, message(msg.body, msg.message_id or ""))
             await msg.ack()
             replayed += 1
