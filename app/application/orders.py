@@ -95,13 +95,23 @@ class Orders:
     async def _charge(self, order: Order) -> Order:
         ok = await self._payments.charge(str(order.id), order.amount_cents)
         async with self._db.transaction() as cur:
-            await sql_orders.finish_payment(cur, order.id, paid=ok)
+            finished = await sql_orders.finish_payment(cur, order.id, paid=ok)
+            if ok and not finished:
+                # This attempt stalled so long that the sweep gave the order back (no charge was seen then):
+                # keep the charge only if the order can still be paid, else refund it, never both.
+                finished = await sql_orders.pay_reopened(cur, order.id)
             fresh = await sql_orders.by_id(cur, order.id)
+        assert fresh is not None
         PAYMENTS.labels("paid" if ok else "declined").inc()
         if not ok:
             raise PaymentFailed("the payment was declined; the order is still open until it expires")
-        assert fresh is not None
-        return fresh
+        if fresh.status is OrderStatus.PAID:
+            return fresh
+        await self._payments.refund(str(order.id))
+        PAYMENTS.labels("refunded").inc()
+        if fresh.status is OrderStatus.CANCELLED:
+            raise Conflict("the order was cancelled while the payment was under way; refunded", code="order_cancelled")
+        raise Conflict("the payment window closed while the payment was under way; refunded", code="order_expired")
 
     async def cancel(self, who: Principal, order_id: int) -> Order:
         order = await self._own(who, order_id)

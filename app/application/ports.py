@@ -10,6 +10,10 @@ class PaymentProvider(Protocol):
         """Charge once per key; a repeated key returns the first outcome and charges nothing more."""
         ...
 
+    async def refund(self, idempotency_key: str) -> None:
+        """Give back a charge made with this key (nothing happens when there is none)."""
+        ...
+
     async def charged(self, idempotency_key: str) -> bool | None:
         """Whether a charge with this key succeeded (None: the provider never saw the key)."""
         ...

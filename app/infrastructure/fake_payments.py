@@ -21,7 +21,16 @@ class FakePaymentProvider:
                 "INSERT IGNORE INTO fake_charges (idempotency_key, amount_cents, status) VALUES (%s, %s, 'succeeded')",
                 (idempotency_key, amount_cents),
             )
-        return True
+            await cur.execute("SELECT status FROM fake_charges WHERE idempotency_key = %s", (idempotency_key,))
+            (status,) = await cur.fetchone()
+        return bool(status == "succeeded")  # a refunded key stays refunded
+
+    async def refund(self, idempotency_key: str) -> None:
+        async with self._db.transaction() as cur:
+            await cur.execute(
+                "UPDATE fake_charges SET status = 'refunded' WHERE idempotency_key = %s AND status = 'succeeded'",
+                (idempotency_key,),
+            )
 
     async def charged(self, idempotency_key: str) -> bool | None:
         async with self._db.transaction() as cur:

@@ -159,6 +159,16 @@ async def finish_payment(cur: Any, order_id: int, *, paid: bool) -> bool:
     return bool(cur.rowcount == 1)
 
 
+async def pay_reopened(cur: Any, order_id: int) -> bool:
+    """created -> paid, while the window is open: for a charge that landed after the order was given back."""
+    await cur.execute(
+        "UPDATE orders SET status = 'paid', paid_at = NOW(3), paying_since = NULL "
+        "WHERE id = %s AND status = 'created' AND expires_at > NOW(3)",
+        (order_id,),
+    )
+    return bool(cur.rowcount == 1)
+
+
 async def cancel(cur: Any, order_id: int, reason: str, *, user_id: str | None = None) -> StockReturn | None:
     """created -> cancelled: by the owner while the payment window is open, by `timeout` once it has closed.
     Only the winner of this transition returns the stock: to the sale's row here,

@@ -9,6 +9,7 @@ import httpx
 
 from app.application.orders import Orders, PaymentFailed
 from app.bootstrap import open_container
+from app.domain.errors import Conflict
 from app.infrastructure.fake_payments import FakePaymentProvider
 from app.infrastructure.tokens import Principal
 from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_status, wait_until
@@ -108,3 +109,40 @@ def test_db_strategy_orders_time_out_through_the_sweep() -> None:
         assert cancelled["cancel_reason"] == "timeout"
         again = client.post(f"/api/v1/sales/{sale['id']}/purchase", headers=world.headers("dbv"))
         assert again.status_code == 202, again.text
+
+
+def test_a_charge_landing_after_the_order_was_given_back_and_cancelled_is_refunded(
+    pipe: Running, http: httpx.Client
+) -> None:
+    """A pay request stalls past the sweep's patience: the sweep finds no charge and gives the order back,
+    the owner cancels it, then the stalled charge lands. It must be refunded: never charged and cancelled."""
+    world = pipe.world
+    sale = make_sale(http, world, stock=1, payment_timeout_seconds=600)
+    order_id = buy(http, world, sale["id"], "stall")
+    wait_status(http, world, "stall", order_id, "created")
+    with Db(world) as db:
+        db.rows(
+            "UPDATE orders SET status = 'paying', paying_since = NOW(3) - INTERVAL 60 SECOND WHERE id = %s",
+            int(order_id),
+        )
+    wait_status(http, world, "stall", order_id, "created")  # the sweep gave it back: no charge was seen
+    reply = http.post(f"/api/v1/orders/{order_id}/cancel", headers=world.headers("stall"))
+    assert reply.status_code == 200 and reply.json()["status"] == "cancelled", reply.text
+
+    async def the_stalled_attempt_charges_now() -> str:
+        async with open_container(world.settings) as c:
+            async with c.db.transaction() as cur:
+                from app.infrastructure import sql_orders
+
+                order = await sql_orders.by_id(cur, int(order_id))
+            assert order is not None
+            try:
+                await c.orders._charge(order)
+            except Conflict as exc:
+                return exc.code
+        return "paid"
+
+    assert asyncio.run(the_stalled_attempt_charges_now()) == "order_cancelled"
+    with Db(world) as db:
+        assert db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id) == [("refunded",)]
+    audit(world, sale["id"])
