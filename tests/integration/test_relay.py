@@ -1,0 +1,66 @@
+"""The relay against the real Redis: it moves hand-off entries and recovers when Redis lost the streams
+(and their consumer groups) under it. The publisher is a recording stand-in: RabbitMQ's side is covered by
+the pipeline tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterable
+
+import aio_pika
+import pytest
+from redis.asyncio import Redis
+
+from app.infrastructure.keys import Names
+from app.infrastructure.redis_client import make_redis
+from app.workers.relay import Relay
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.orders: list[str] = []
+
+    async def publish_all(self, routed: Iterable[tuple[str, aio_pika.Message]]) -> None:
+        for _queue, msg in routed:
+            self.orders += [item["o"] for item in json.loads(msg.body)]
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = make_redis("redis://127.0.0.1:6379/0", 8)
+    await client.ping()
+    yield client
+    await client.aclose()
+
+
+async def _wait(check: object, within: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_relay_recovers_after_redis_lost_its_streams(redis: Redis) -> None:
+    names = Names(f"tr{secrets.token_hex(4)}")
+    stream = names.sale(7).handoff
+    publisher = RecordingPublisher()
+    relay = Relay(redis, publisher, names, 100)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.run())
+    try:
+        await redis.sadd(names.handoff_sales, "7")
+        await redis.xadd(stream, {"r": json.dumps({"o": "1"})})
+        await _wait(lambda: publisher.orders == ["1"])
+        # Redis loses everything; the sale is preheated again and takes a new order.
+        await redis.delete(stream, names.handoff_sales)
+        await redis.sadd(names.handoff_sales, "7")
+        await redis.xadd(stream, {"r": json.dumps({"o": "2"})})
+        await _wait(lambda: publisher.orders == ["1", "2"])
+        assert await redis.xlen(stream) == 0
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=5)
+        keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*")]
+        if keys:
+            await redis.delete(*keys)
