@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -14,15 +13,6 @@ from app.domain.snowflake import decompose
 from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
-from app.infrastructure.redis_client import make_redis
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = make_redis("redis://127.0.0.1:6379/0", 8)
-    await client.ping()
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 import aio_pika
-import pytest
 from redis.asyncio import Redis
 
 from app.infrastructure.keys import Names
-from app.infrastructure.redis_client import make_redis
 from app.workers.relay import Relay
 
 
@@ -25,14 +23,6 @@ class RecordingPublisher:
     async def publish_all(self, routed: Iterable[tuple[str, aio_pika.Message]]) -> None:
         for _queue, msg in routed:
             self.orders += [item["o"] for item in json.loads(msg.body)]
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = make_redis("redis://127.0.0.1:6379/0", 8)
-    await client.ping()
-    yield client
-    await client.aclose()
 
 
 async def _wait(check: object, within: float = 10) -> None:
