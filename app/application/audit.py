@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from app.domain.models import PipelineState
 from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database
 from app.infrastructure.sale_cache import PLACEHOLDER, SaleCache
@@ -20,14 +21,6 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True)
-class PipelineState:
-    handoff: int  # accepted orders still in the sale's Redis hand-off
-    queued: int  # messages in the order queue (-1: unknown)
-    dead_letters: int  # messages in the dead-letter queue (-1: unknown)
-    exact: bool
 
 
 async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: PipelineState) -> list[Check]:

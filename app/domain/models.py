@@ -81,6 +81,16 @@ class Order:
 
 
 @dataclass(frozen=True)
+class PipelineState:
+    """What is still on its way from the reservations of a sale to its order rows."""
+
+    handoff: int  # accepted orders still in the sale's Redis hand-off
+    queued: int  # messages in the order queue (-1: unknown)
+    dead_letters: int  # messages in the dead-letter queue (-1: unknown)
+    exact: bool  # False when unacknowledged messages could not be counted
+
+
+@dataclass(frozen=True)
 class Reservation:
     """An accepted purchase as the reservation recorded it, before the order pipeline writes it."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aio_pika.abc import AbstractChannel
 
-from app.application.audit import PipelineState
+from app.domain.models import PipelineState
 from app.infrastructure.keys import Names
 from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.sale_cache import SaleCache

@@ -9,10 +9,11 @@ import signal
 
 from prometheus_client import start_http_server
 
-from app.application.audit import PipelineState, audit_loaded_sales
+from app.application.audit import audit_loaded_sales
 from app.application.order_writer import OrderWriter
 from app.bootstrap import Container, open_container, open_messaging
 from app.config import Settings
+from app.domain.models import PipelineState
 from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.queue_depth import QueueDepth
 from app.workers.orders import OrderConsumer
