@@ -58,8 +58,7 @@ class OrderWriter:
         except Unavailable:
             raise
         except (MysqlError, _TakeFailed):
-            if len(batch) == 1:
-                return await self._write_alone(batch[0])
+            pass  # one order spoils the batch: try each alone, so the rest still get written
         results: list[Written] = []
         for reservation in batch:
             results += await self._write_alone(reservation)
