@@ -14,7 +14,7 @@ from tests.pipeline.harness import (
     handoff_length,
     metric,
     pending_in_relay,
-    ready_messages,
+    queued_orders,
     running_world,
     wait_all_written,
     wait_until,
@@ -102,7 +102,7 @@ def test_sigterm_drains_in_flight_work_and_exits_0() -> None:
         accepted = burst.join_and_check()
         assert pending_in_relay(run.world, sale["id"]) == 0
         written = db.count_orders(sale["id"])
-        queued = ready_messages(run.world, run.names.orders_queue)
+        queued = queued_orders(run.world, run.names.orders_queue)
         waiting = handoff_length(run.world, sale["id"])
         assert written + queued + waiting == len(accepted), (written, queued, waiting, len(accepted))
         print(f"SIGTERM: stopped in {stopped_in:.2f}s; {written} written, {queued} queued, {waiting} in the hand-off")

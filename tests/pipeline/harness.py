@@ -28,6 +28,7 @@ import pymysql
 from app.infrastructure.amqp import message
 from app.infrastructure.keys import Names
 from app.infrastructure.mysql_url import parse_mysql_url
+from app.infrastructure.records import parse_orders
 from tests.support import World, world_context
 
 T = TypeVar("T")
@@ -226,6 +227,20 @@ def ready_messages(world: World, queue: str) -> int:
     async def work(channel: aio_pika.abc.AbstractChannel) -> int:
         declared = await channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.message_count or 0)
+
+    return int(_amqp(world, work))
+
+
+def queued_orders(world: World, queue: str) -> int:
+    """Orders (not messages: a message holds up to 100) ready in an order queue right now. Every ready message
+    is fetched without an ack and the channel is closed, which hands them all back to the queue."""
+
+    async def work(channel: aio_pika.abc.AbstractChannel) -> int:
+        declared = await channel.declare_queue(queue, passive=True)
+        orders = 0
+        while (got := await declared.get(no_ack=False, fail=False, timeout=5)) is not None:
+            orders += len(parse_orders(got.body))
+        return orders
 
     return int(_amqp(world, work))
 
