@@ -21,6 +21,16 @@ class Depth:
     exact: bool  # False when unacknowledged ones could not be counted
 
 
+@dataclass(frozen=True)
+class QueueCounts:
+    ready: int
+    unacknowledged: int  # delivered to a consumer, not yet acknowledged
+
+    @property
+    def messages(self) -> int:
+        return self.ready + self.unacknowledged
+
+
 class QueueDepth:
     def __init__(self, api_url: str, vhost: str = "/") -> None:
         parts = urlsplit(api_url)
@@ -29,6 +39,11 @@ class QueueDepth:
         self._vhost = vhost
 
     async def from_api(self, queue: str) -> int | None:
+        counts = await self.counts(queue)
+        return None if counts is None else counts.messages
+
+    async def counts(self, queue: str) -> QueueCounts | None:
+        """Ready and unacknowledged messages from the management API; None where it cannot say."""
         url = f"{self._base}/api/queues/{quote(self._vhost, safe='')}/{quote(queue, safe='')}"
         try:
             async with httpx.AsyncClient(timeout=3, auth=self._auth) as client:
@@ -40,7 +55,7 @@ class QueueDepth:
         data = reply.json()
         if "messages" not in data:  # freshly declared: the stats have not been emitted yet
             return None
-        return int(data.get("messages", 0))
+        return QueueCounts(int(data.get("messages_ready", 0)), int(data.get("messages_unacknowledged", 0)))
 
     async def depth(self, queue: str, channel: AbstractChannel | None = None) -> Depth:
         value = await self.from_api(queue)
