@@ -65,3 +65,11 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.kubectl("create", "namespace", name)
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def flashsale_crd(kube: Kube) -> str:
+    """The FlashSale CRD of k8s/crds applied (idempotently: the API server is shared) and Established."""
+    kube.kubectl("apply", "-f", str(ROOT / "k8s" / "crds" / "flashsale.yaml"))
+    kube.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/flashsales.flashsale.io")
+    return "flashsales.flashsale.io"
