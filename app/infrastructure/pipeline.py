@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aio_pika.abc import AbstractChannel
-from redis.asyncio import Redis
 
 from app.domain.models import PipelineState
 from app.infrastructure.keys import Names
@@ -14,12 +13,7 @@ from app.infrastructure.sale_cache import SaleCache
 async def pipeline_state(
     cache: SaleCache, depth: QueueDepth, names: Names, sale_id: int, channel: AbstractChannel | None
 ) -> PipelineState:
-    handoff = await handoff_backlog(cache.redis, names, sale_id)
+    handoff = int(await cache.redis.xlen(names.sale(sale_id).handoff))
     queued = await depth.depth(names.orders_queue, channel)
     dead = await depth.depth(names.orders_dlq, channel)
     return PipelineState(handoff, queued.messages, dead.messages, queued.exact and dead.exact)
-
-
-async def handoff_backlog(redis: Redis, names: Names, sale_id: int) -> int:
-    """Accepted orders of the sale still in its Redis hand-off, not yet in the order queue."""
-    return int(await redis.xlen(names.sale(sale_id).handoff))
