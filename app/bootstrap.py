@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from redis.asyncio import Redis
@@ -19,6 +20,7 @@ from app.application.orders import Orders
 from app.application.preheat import DrainCheck, Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
+from app.application.sale_orders import SaleOrders
 from app.application.stock_return import StockReturns
 from app.config import Settings
 from app.infrastructure import amqp
@@ -36,6 +38,10 @@ from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
+
+if TYPE_CHECKING:
+    from flashsale_operator.scaling import Scaler
+    from kubernetes_asyncio.client import ApiClient
 
 
 @dataclass
@@ -147,6 +153,42 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             await lease.stop()
         await db.close()
         await redis.aclose()
+
+
+@dataclass
+class OperatorParts:
+    """What the operator uses beyond the container: the Kubernetes API client and the consumer scaler."""
+
+    container: Container
+    sale_orders: SaleOrders
+    kube: ApiClient
+    scaler: Scaler
+
+
+@contextlib.asynccontextmanager
+async def open_operator(
+    settings: Settings, *, consumer_deployment: str, scale_cooldown_seconds: float
+) -> AsyncIterator[OperatorParts]:
+    """The container, one Kubernetes API client and the scaler built on it; closed in reverse order."""
+    # Only the operator needs these; the API and the workers never import them.
+    from flashsale_operator.scaling import Scaler
+
+    from app.infrastructure.kube import open_kube_api
+
+    async with open_container(settings) as c:
+        kube = await open_kube_api()
+        try:
+            scaler = Scaler(
+                kube,
+                queue_depth=QueueDepth(settings.rabbitmq_api_url),
+                orders_queue=c.names.orders_queue,
+                handoff_backlog=c.cache.handoff_length,
+                deployment=consumer_deployment,
+                cooldown_seconds=scale_cooldown_seconds,
+            )
+            yield OperatorParts(c, SaleOrders(c.db, c.cache), kube, scaler)
+        finally:
+            await kube.close()
 
 
 @contextlib.asynccontextmanager
