@@ -30,12 +30,17 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await wiring.stop(memo)
 
 
-# failurePolicy Ignore: while the webhook is unreachable, create and update report `Failed` instead.
-@kopf.on.validate(*FLASHSALES, id="spec", operations=["CREATE", "UPDATE"], ignore_failures=True)
 def validate(spec: kopf.Spec, **_: Any) -> None:
     refusal = spec_refusal(spec)
     if refusal:
         raise kopf.AdmissionError(refusal, code=422)
+
+
+def serve_webhook() -> None:
+    """Register `validate` as the validating webhook (kopf refuses to run admission handlers without a server,
+    so only when one is configured). failurePolicy Ignore: while the webhook is unreachable, create and update
+    still report a spec that cannot run as `Failed`."""
+    kopf.on.validate(*FLASHSALES, id="spec", operations=["CREATE", "UPDATE"], ignore_failures=True)(validate)
 
 
 @kopf.on.create(*FLASHSALES, backoff=BACKOFF_SECONDS)
