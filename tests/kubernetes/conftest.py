@@ -3,10 +3,12 @@ that `scripts/kube up` builds (once, cached) and starts. Each test gets a namesp
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +76,72 @@ def flashsale_crd(kube: Kube) -> str:
     kube.kubectl("apply", "-f", str(ROOT / "k8s" / "crds" / "flashsale.yaml"))
     kube.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/flashsales.flashsale.io")
     return "flashsales.flashsale.io"
+
+
+@dataclass(frozen=True)
+class Account:
+    """The operator's ServiceAccount with k8s/rbac's permissions, and a kubeconfig that authenticates as it."""
+
+    user: str  # system:serviceaccount:NAMESPACE:NAME, for `kubectl auth can-i --as`
+    kubeconfig: str
+
+
+def _rbac_for(namespace: str) -> list[dict[str, Any]]:
+    """k8s/rbac's objects, with the ServiceAccount in `namespace` and the cluster-wide names made unique to it
+    (the API server is shared: two runs never bind the same ClusterRole)."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted((ROOT / "k8s" / "rbac").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] != "Namespace"]
+    for doc in docs:
+        if doc["kind"] == "ServiceAccount":
+            doc["metadata"]["namespace"] = namespace
+        if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            doc["metadata"]["name"] += f"-{namespace}"
+        if doc["kind"] == "ClusterRoleBinding":
+            doc["roleRef"]["name"] += f"-{namespace}"
+            for subject in doc["subjects"]:
+                subject["namespace"] = namespace
+    return docs
+
+
+@pytest.fixture
+def operator_account(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Account]:
+    docs = _rbac_for(namespace)
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+    kube.kubectl("apply", "-f", "-", input=listing)
+    try:
+        (account,) = [d for d in docs if d["kind"] == "ServiceAccount"]
+        name = account["metadata"]["name"]
+        token = _service_account_token(kube, namespace, name)
+        view = json.loads(kube.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": view["clusters"],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": name, "context": {"cluster": view["clusters"][0]["name"], "user": name}}],
+            "current-context": name,
+        }
+        path = tmp_path / "operator.kubeconfig"
+        path.write_text(json.dumps(config))
+        path.chmod(0o600)
+        yield Account(f"system:serviceaccount:{namespace}:{name}", str(path))
+    finally:
+        for doc in docs:
+            if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+                kube.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], "--wait=false", check=False)
+
+
+def _service_account_token(kube: Kube, namespace: str, name: str, timeout: float = 30) -> str:
+    """The token the controller-manager's token controller issues for a ServiceAccount (Kubernetes 1.20)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        secrets = kube.get_json(
+            "-n", namespace, "secrets", "--field-selector", "type=kubernetes.io/service-account-token"
+        )
+        for secret in secrets["items"]:
+            annotations = secret["metadata"].get("annotations", {})
+            if annotations.get("kubernetes.io/service-account.name") == name and "token" in secret.get("data", {}):
+                return base64.b64decode(secret["data"]["token"]).decode()
+        time.sleep(0.2)
+    raise AssertionError(f"no token was issued for ServiceAccount {namespace}/{name} within {timeout}s")
