@@ -112,6 +112,24 @@ def _paused_text(paused: bool) -> str:
     return "purchases answer 409 paused" if paused else "purchases are not paused"
 
 
+async def _preheat_if_due(
+    op: Operator, view: SaleView, schedule: Schedule
+) -> tuple[SaleView, tuple[bool, str, str] | None]:
+    """Preheat when it is due (idempotent: a loaded sale is left alone, and stock is recomputed from the orders,
+    never refilled); the sale as it is then, and the Preheated condition to report (None: nothing to say)."""
+    failed: tuple[bool, str, str] | None = None
+    if op.use_cache and schedule.live(view.server_time) and not view.preheated:
+        try:
+            view, _loaded = await op.preheater.preheat(view.sale.id)
+        except NotReady as error:
+            failed = (False, "NotReady", str(error))
+    if view.preheated:
+        return view, (True, "Loaded", "the sale is loaded into the cache")
+    if failed is None and view.server_time < schedule.preheat_at:
+        return view, (False, "Scheduled", f"preheats at {format_time(schedule.preheat_at)}")
+    return view, failed
+
+
 async def apply_spec(
     op: Operator, ref: Resource, spec: Mapping[str, Any], generation: int, status: Mapping[str, Any] | None = None
 ) -> SaleView:
@@ -143,11 +161,17 @@ async def apply_spec(
             if error.code != "stock_below_sold":
                 raise
             refused.insert(0, f"spec.stock refused: {error.message}; the stock stays {view.sale.stock}")
+    # A sale made inside its preheat window (or past its start) is loaded now, before its first phase shows.
+    view, preheat = await _preheat_if_due(
+        op, view, Schedule.of(view.sale.starts_at, view.sale.ends_at, wanted.preheat_lead_seconds)
+    )
     async with record.lock:
         record.failure = None
         record.generation = generation
         _observe(op, record, view, wanted.preheat_lead_seconds)
         now = _now()
+        if preheat is not None:
+            record.conditions.set(PREHEATED, *preheat, now)
         record.conditions.set(SPEC_VALID, True, "Valid", "the spec is valid", now)
         if refused:
             reason = "StockBelowSold" if refused[0].startswith("spec.stock") else "FieldFixed"
@@ -172,16 +196,7 @@ async def advance(
         return TICK_SECONDS  # the create handler has not made the sale yet
     lead = _lead(spec)
     schedule = Schedule.of(view.sale.starts_at, view.sale.ends_at, lead)
-    preheat: tuple[bool, str, str] | None = None
-    if op.use_cache and schedule.live(view.server_time) and not view.preheated:
-        try:
-            view, _loaded = await op.preheater.preheat(view.sale.id)  # idempotent; never refills sold stock
-        except NotReady as error:
-            preheat = (False, "NotReady", str(error))
-    if view.preheated:
-        preheat = (True, "Loaded", "the sale is loaded into the cache")
-    elif preheat is None and view.server_time < schedule.preheat_at:
-        preheat = (False, "Scheduled", f"preheats at {format_time(schedule.preheat_at)}")
+    view, preheat = await _preheat_if_due(op, view, schedule)
     counts = None
     if record.counts_due(COUNT_EVERY_SECONDS):
         counts = await op.orders.counts(view.sale.id)
