@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC
-from typing import Any
 
 import httpx
 
@@ -114,25 +113,17 @@ def test_metrics_and_liveness(
         apply(kube, operator_namespace, flashsale_manifest(name, starts_in=-5, lasts=600))
         watch.wait_phase("Active", 15)
 
-        def exported(text: str) -> dict[str, Any]:
-            found = {}
+        def exported(text: str) -> dict[str, float]:
+            found: dict[str, float] = {}
             for line in text.splitlines():
                 if line.startswith("flashsale_operator_") and f'name="{name}"' in line:
                     key, value = line.rsplit(" ", 1)
                     found[key] = float(value)
             return found
 
-        series = wait_until(
-            lambda: (
-                exported(flashsale_operator.metrics()).get(
-                    f'flashsale_operator_sale_phase{{name="{name}",namespace="{operator_namespace}",phase="Active"}}'
-                )
-                == 1.0
-                and exported(flashsale_operator.metrics())
-            ),
-            10,
-            "the phase metric",
-        )
+        active = f'flashsale_operator_sale_phase{{name="{name}",namespace="{operator_namespace}",phase="Active"}}'
+        wait_until(lambda: exported(flashsale_operator.metrics()).get(active) == 1.0, 10, "the phase metric")
+        series = exported(flashsale_operator.metrics())
         phases = {k: v for k, v in series.items() if k.startswith("flashsale_operator_sale_phase")}
         assert sum(phases.values()) == 1.0 and len(phases) == 6, phases
         desired = f'flashsale_operator_desired_replicas{{name="{name}",namespace="{operator_namespace}"}}'
