@@ -4,6 +4,7 @@ that `scripts/kube up` builds (once, cached) and starts. Each test gets a namesp
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -104,8 +105,9 @@ def _rbac_for(namespace: str) -> list[dict[str, Any]]:
     return docs
 
 
-@pytest.fixture
-def operator_account(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Account]:
+@contextlib.contextmanager
+def service_account(kube: Kube, namespace: str, folder: Path) -> Iterator[Account]:
+    """k8s/rbac applied for a ServiceAccount in `namespace`, and a kubeconfig (in `folder`) that is that account."""
     docs = _rbac_for(namespace)
     listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
     kube.kubectl("apply", "-f", "-", input=listing)
@@ -122,7 +124,7 @@ def operator_account(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Acc
             "contexts": [{"name": name, "context": {"cluster": view["clusters"][0]["name"], "user": name}}],
             "current-context": name,
         }
-        path = tmp_path / "operator.kubeconfig"
+        path = folder / "operator.kubeconfig"
         path.write_text(json.dumps(config))
         path.chmod(0o600)
         yield Account(f"system:serviceaccount:{namespace}:{name}", str(path))
@@ -130,6 +132,12 @@ def operator_account(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Acc
         for doc in docs:
             if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
                 kube.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"], "--wait=false", check=False)
+
+
+@pytest.fixture
+def operator_account(kube: Kube, namespace: str, tmp_path: Path) -> Iterator[Account]:
+    with service_account(kube, namespace, tmp_path) as account:
+        yield account
 
 
 def _service_account_token(kube: Kube, namespace: str, name: str, timeout: float = 30) -> str:
@@ -145,3 +153,49 @@ def _service_account_token(kube: Kube, namespace: str, name: str, timeout: float
                 return base64.b64decode(secret["data"]["token"]).decode()
         time.sleep(0.2)
     raise AssertionError(f"no token was issued for ServiceAccount {namespace}/{name} within {timeout}s")
+
+
+# --- the operator tests: one world, one namespace and one `flashsale operator` process for the session --------
+
+
+@pytest.fixture(scope="session")
+def sale_world() -> Iterator[Any]:
+    """An isolated world (database, key prefix, queues) with a real API process and all the workers."""
+    from tests.pipeline.harness import running_world
+
+    with running_world(("all",)) as run:
+        yield run
+
+
+@pytest.fixture(scope="session")
+def operator_namespace(kube: Kube) -> Iterator[str]:
+    """The namespace the session's operator serves, with a stand-in consumer Deployment to scale."""
+    from tests.kubernetes.operator_support import consumer_deployment
+
+    name = f"fs-op-{uuid.uuid4().hex[:8]}"
+    kube.kubectl("create", "namespace", name)
+    consumer_deployment(kube, name)
+    yield name
+    kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def flashsale_operator(
+    sale_world: Any, kube: Kube, flashsale_crd: str, operator_namespace: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """`flashsale operator --namespace NS` as a process, authenticated as the ServiceAccount of k8s/rbac (so the
+    tests prove those permissions suffice). A test that restarts or kills it leaves it running again."""
+    from tests.kubernetes.operator_support import OperatorProcess
+
+    with service_account(kube, operator_namespace, tmp_path_factory.mktemp("operator")) as account:
+        operator = OperatorProcess(sale_world.world, kube, operator_namespace, kubeconfig=account.kubeconfig)
+        operator.start()
+        try:
+            yield operator
+        finally:
+            # FlashSales left behind would hold up their namespace's deletion on their finalizer.
+            for item in kube.get_json("-n", operator_namespace, "flashsales")["items"]:
+                finalizers = json.dumps({"metadata": {"finalizers": None}})
+                name = item["metadata"]["name"]
+                kube.kubectl("-n", operator_namespace, "patch", "flashsale", name, "--type", "merge", "-p", finalizers)
+            operator.stop()

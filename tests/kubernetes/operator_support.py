@@ -53,9 +53,12 @@ def at(text: str) -> float:
 class OperatorProcess:
     """`flashsale operator --namespace NS` for a world, with its log in a file."""
 
-    def __init__(self, world: World, kube: Kube, namespace: str, *, webhook: str | None = None) -> None:
+    def __init__(
+        self, world: World, kube: Kube, namespace: str, *, kubeconfig: str | None = None, webhook: str | None = None
+    ) -> None:
         self.world = world
         self.kube = kube
+        self.kubeconfig = kubeconfig or kube.kubeconfig
         self.namespace = namespace
         self.webhook = webhook
         self.metrics_port = free_port()
@@ -67,7 +70,7 @@ class OperatorProcess:
     @property
     def env(self) -> dict[str, str]:
         env = self.world.env | {
-            "KUBECONFIG": self.kube.kubeconfig,
+            "KUBECONFIG": self.kubeconfig,
             "FLASHSALE_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "FLASHSALE_OPERATOR_HEALTH_PORT": str(self.health_port),
             "FLASHSALE_SCALE_COOLDOWN_SECONDS": "5",
