@@ -214,3 +214,9 @@ def test_the_status_subresource_takes_the_operators_fields_and_validates_them(
     bad["status"]["phase"] = "Selling"
     done = kube.kubectl("replace", "--raw", path, "-f", "-", input=json.dumps(bad), check=False)
     assert done.returncode != 0 and "Unsupported value" in done.stderr + done.stdout, done.stderr
+    # A field the schema does not know is pruned from the status too; kopf's own stanza is kept.
+    extra = copy.deepcopy(kube.get_json("-n", namespace, "fs", "spring-sale"))
+    extra["status"] |= {"stockleft": 9, "kopf": {"progress": {"handler": {"retries": 1}}}}
+    kube.kubectl("replace", "--raw", path, "-f", "-", input=json.dumps(extra))
+    kept = kube.get_json("-n", namespace, "fs", "spring-sale")["status"]
+    assert "stockleft" not in kept and kept["kopf"] == {"progress": {"handler": {"retries": 1}}}
