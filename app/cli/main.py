@@ -37,7 +37,7 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (uvicorn, uvloop, httptools, no access log)."""
     import uvicorn
 
-    from app.cli.checks import check_stores
+    from app.bootstrap import check_stores
 
     cfg = settings()
     run(check_stores(cfg))
