@@ -37,13 +37,14 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (uvicorn, uvloop, httptools, no access log)."""
     import uvicorn
 
-    from app.cli.checks import check_stores
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker process writes its metrics here; /metrics merges them. Set before anything imports the
+        # metrics module, or this process (the only server process with --workers 1) would count in memory.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
+    from app.bootstrap import check_stores
 
     cfg = settings()
     run(check_stores(cfg))
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker process writes its metrics here; /metrics merges them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
     uvicorn.run(
         "app.api.app:create_app",
         factory=True,
