@@ -194,7 +194,7 @@ async def open_operator(
         try:
             scaler = Scaler(
                 kube,
-                queue_depth=QueueDepth(settings.rabbitmq_api_url),
+                queue_depth=c.depth,
                 orders_queue=c.names.orders_queue,
                 handoff_backlog=c.cache.handoff_length,
                 deployment=consumer_deployment,

@@ -83,7 +83,7 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
     from flashsale_operator.config import OperatorConfig
     from flashsale_operator.main import run_operator
 
-    from app.cli.checks import check_stores
+    from app.bootstrap import check_stores
     from app.domain.errors import ConfigError
 
     setup_logging()
