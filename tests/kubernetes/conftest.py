@@ -75,8 +75,21 @@ def namespace(kube: Kube) -> Iterator[str]:
 def flashsale_crd(kube: Kube) -> str:
     """The FlashSale CRD of k8s/crds applied (idempotently: the API server is shared) and Established."""
     kube.kubectl("apply", "-f", str(ROOT / "k8s" / "crds" / "flashsale.yaml"))
-    kube.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/flashsales.flashsale.io")
+    wait_established(kube, "flashsales.flashsale.io")
     return "flashsales.flashsale.io"
+
+
+def wait_established(kube: Kube, crd: str, timeout: float = 30) -> None:
+    """Until the CRD is Established. (`kubectl wait` 1.20 fails instead of waiting on a CRD so new that it has
+    no conditions yet.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        conditions = kube.get_json("crd", crd).get("status", {}).get("conditions") or []
+        if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"CRD {crd} not Established within {timeout}s: {conditions}")
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from app.infrastructure.lua import Scripts
 from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.redis_client import make_redis
 from app.infrastructure.sale_cache import SaleCache
-from tests.kubernetes.conftest import ROOT, Account, Kube
+from tests.kubernetes.conftest import ROOT, Account, Kube, wait_established
 from tests.pipeline.harness import publish
 from tests.support import World, delete_queues
 
@@ -327,7 +327,7 @@ def keda_crds(kube: Kube) -> Iterator[None]:
     present = kube.kubectl("get", "crd", CRD_NAME, "--ignore-not-found", "-o", "name").stdout.strip()
     vendor = str(ROOT / "k8s" / "vendor" / "keda")
     kube.kubectl("apply", "-f", vendor)
-    kube.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{CRD_NAME}")
+    wait_established(kube, CRD_NAME)
     try:
         yield
     finally:
