@@ -24,7 +24,7 @@ from flashsale_operator.status import Conditions, sale_status
 
 
 class StatusSink(Protocol):
-    async def write(self, ref: Resource, status: dict[str, Any]) -> None: ...
+    async def write(self, ref: Resource, status: dict[str, Any]) -> bool: ...  # False: the FlashSale is gone
 
 
 class ConsumerScaler(Protocol):
@@ -106,6 +106,6 @@ class Operator:
         )
         if status == record.published:
             return
-        await self.status.write(ref, status)
-        record.published = status
-        metrics.show_phase(ref.namespace, ref.name, record.phase)
+        if await self.status.write(ref, status):
+            record.published = status
+            metrics.show_phase(ref.namespace, ref.name, record.phase)

@@ -18,7 +18,8 @@ class KubeStatus:
     def __init__(self, api: client.ApiClient) -> None:
         self._objects = client.CustomObjectsApi(api)
 
-    async def write(self, ref: Resource, status: dict[str, Any]) -> None:
+    async def write(self, ref: Resource, status: dict[str, Any]) -> bool:
+        """Whether it was written (False: the FlashSale is gone)."""
         try:
             await self._objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
                 GROUP,
@@ -32,5 +33,6 @@ class KubeStatus:
         except ApiException as error:
             if error.status == 404:  # deleted meanwhile: nothing left to report on
                 log.debug("%s/%s is gone; status not written", ref.namespace, ref.name)
-                return
+                return False
             raise
+        return True

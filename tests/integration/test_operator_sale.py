@@ -29,8 +29,9 @@ class StatusLog:
     def __init__(self) -> None:
         self.written: list[dict[str, Any]] = []
 
-    async def write(self, ref: Resource, status: dict[str, Any]) -> None:
+    async def write(self, ref: Resource, status: dict[str, Any]) -> bool:
         self.written.append(status)
+        return True
 
     def condition(self, kind: str) -> dict[str, str]:
         return next(c for c in self.written[-1]["conditions"] if c["type"] == kind)

@@ -206,9 +206,14 @@ def flashsale_operator(
         try:
             yield operator
         finally:
-            # FlashSales left behind would hold up their namespace's deletion on their finalizer.
-            for item in kube.get_json("-n", operator_namespace, "flashsales")["items"]:
-                finalizers = json.dumps({"metadata": {"finalizers": None}})
-                name = item["metadata"]["name"]
-                kube.kubectl("-n", operator_namespace, "patch", "flashsale", name, "--type", "merge", "-p", finalizers)
             operator.stop()
+            release_flashsales(kube, operator_namespace)
+
+
+def release_flashsales(kube: Kube, namespace: str) -> None:
+    """Drop the finalizers of the FlashSales left in a namespace (once no operator serves it, or it would put
+    them back), so the namespace's deletion does not wait on them forever."""
+    for item in kube.get_json("-n", namespace, "flashsales")["items"]:
+        finalizers = json.dumps({"metadata": {"finalizers": None}})
+        name = item["metadata"]["name"]
+        kube.kubectl("-n", namespace, "patch", "flashsale", name, "--type", "merge", "-p", finalizers)

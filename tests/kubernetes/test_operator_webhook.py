@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.kubernetes.conftest import Kube
+from tests.kubernetes.conftest import Kube, release_flashsales
 from tests.kubernetes.operator_support import OperatorProcess, flashsale_manifest, watching
 from tests.pipeline.harness import Running, wait_until
 from tests.support import free_port
@@ -25,12 +25,8 @@ def webhook_operator(kube: Kube, flashsale_crd: str, sale_world: Running, namesp
         wait_until(lambda: _webhooks(kube, configuration), 30, "kopf to register the webhook", interval=0.2)
         yield operator
     finally:
-        for item in kube.get_json("-n", namespace, "flashsales")["items"]:
-            finalizers = json.dumps({"metadata": {"finalizers": None}})
-            kube.kubectl(
-                "-n", namespace, "patch", "flashsale", item["metadata"]["name"], "--type", "merge", "-p", finalizers
-            )
         operator.stop()
+        release_flashsales(kube, namespace)
         kube.kubectl("delete", "validatingwebhookconfiguration", configuration, "--wait=false", check=False)
 
 
