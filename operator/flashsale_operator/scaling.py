@@ -92,7 +92,10 @@ class Scaler:
         vhost: str = "/",
         rabbitmq_url_env: str = "FLASHSALE_RABBITMQ_API_URL",
         keda_polling_seconds: int = 5,
+        use_keda: bool | None = None,
     ) -> None:
+        """`use_keda`: None detects KEDA (its ScaledObject CRD) on every call; False never uses it (the operator
+        sets the replicas even where KEDA runs); True always does (where the CRDs cannot be read)."""
         self._apps = client.AppsV1Api(api)
         self._depth = queue_depth
         self._queue = orders_queue
@@ -101,6 +104,7 @@ class Scaler:
         self._cooldown = cooldown_seconds
         target = Target(deployment, orders_queue, vhost, rabbitmq_url_env, keda_polling_seconds, int(cooldown_seconds))
         self._keda = ScaledObjects(api, target)
+        self._use_keda = use_keda
         self._needs: dict[str, dict[str, _Need]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -120,7 +124,7 @@ class Scaler:
     ) -> ScaleResult:
         mode = "deployment"
         try:
-            if await self._keda.installed():
+            if await self._keda_on():
                 mode = "keda"
                 window = SaleWindow.of(
                     name,
@@ -146,8 +150,11 @@ class Scaler:
         """Forget the sale: it no longer counts for the Deployment, and leaves the ScaledObject (the last one
         deletes it). Raises the Kubernetes API's errors, so a finalizer can retry."""
         self._needs.get(namespace, {}).pop(name, None)
-        if await self._keda.installed():
+        if await self._keda_on():
             await self._keda.drop_sale(namespace, name, datetime.now().astimezone())
+
+    async def _keda_on(self) -> bool:
+        return await self._keda.installed() if self._use_keda is None else self._use_keda
 
     async def _by_keda(self, namespace: str, window: SaleWindow, now: datetime) -> ScaleResult:
         self._needs.get(namespace, {}).pop(window.name, None)  # back to KEDA: no stale vote if it goes away
