@@ -37,7 +37,7 @@ from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
-from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
+from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener, StockHearer
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
 from app.workers.orders import OrderConsumer
@@ -181,9 +181,10 @@ class OperatorParts:
 
 @contextlib.asynccontextmanager
 async def open_operator(
-    settings: Settings, *, consumer_deployment: str, scale_cooldown_seconds: float
+    settings: Settings, *, consumer_deployment: str, scale_cooldown_seconds: float, on_stock: StockHearer
 ) -> AsyncIterator[OperatorParts]:
-    """The container, one Kubernetes API client and the scaler built on it; closed in reverse order."""
+    """The container, one Kubernetes API client and the scaler built on it, and `on_stock` hearing the stock
+    channel (sold out, restocked); closed in reverse order."""
     # Only the operator needs these; the API and the workers never import them.
     from flashsale_operator.scaling import Scaler
 
@@ -191,6 +192,8 @@ async def open_operator(
 
     async with open_container(settings) as c:
         kube = await open_kube_api()
+        listener = SoldOutListener(c.redis, c.names.stock_channel, on_stock)
+        listener.start()
         try:
             scaler = Scaler(
                 kube,
@@ -202,6 +205,7 @@ async def open_operator(
             )
             yield OperatorParts(c, SaleOrders(c.db, c.cache), kube, scaler)
         finally:
+            await listener.stop()
             await kube.close()
 
 

@@ -68,6 +68,26 @@ class SaleRecord:
         return time.monotonic() - self.counted_at >= every_seconds
 
 
+class Wakeups:
+    """An event per sale that the stock channel sets when the sale sells out or gets stock back, so its clock
+    reports SoldOut (and Active again) at once instead of at its next tick."""
+
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+
+    def event(self, sale_id: int) -> asyncio.Event:
+        return self._events.setdefault(sale_id, asyncio.Event())
+
+    def forget(self, sale_id: int) -> None:
+        self._events.pop(sale_id, None)
+
+    def on_message(self, data: str) -> None:
+        """Messages are 'SALE:sold_out:END', 'SALE:restock' or 'SALE:changed' (app/infrastructure/sold_out.py)."""
+        head = data.split(":", 1)[0]
+        if head.isdigit() and (found := self._events.get(int(head))) is not None:
+            found.set()
+
+
 @dataclass
 class Operator:
     catalogue: Catalogue
@@ -79,6 +99,7 @@ class Operator:
     config: OperatorConfig
     use_cache: bool  # the `redis` stock strategy: preheat and remove the cache
     records: dict[str, SaleRecord] = field(default_factory=dict)
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     def record(self, ref: Resource, status: Mapping[str, Any] | None = None) -> SaleRecord:
         """The FlashSale's record; a new one starts from the status written before (e.g. by the operator
@@ -89,7 +110,9 @@ class Operator:
         return found
 
     def forget(self, ref: Resource) -> None:
-        self.records.pop(ref.uid, None)
+        record = self.records.pop(ref.uid, None)
+        if record is not None and record.sale is not None:
+            self.wakeups.forget(record.sale.id)
         metrics.forget(ref.namespace, ref.name)
 
     async def publish(self, ref: Resource, record: SaleRecord) -> None:

@@ -11,6 +11,7 @@ Each writes what it learnt into the FlashSale's record and publishes it as the s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
@@ -246,9 +247,27 @@ async def _report_unreachable(op: Operator, ref: Resource, message: str) -> None
 async def follow(
     op: Operator, ref: Resource, spec: Mapping[str, Any], status: Mapping[str, Any] | None, stopped: Stopped
 ) -> None:
-    """Tick until stopped (the FlashSale is deleted or the operator stops). `spec` is kopf's live view."""
+    """Tick until stopped (the FlashSale is deleted or the operator stops). `spec` is kopf's live view. Between
+    ticks it sleeps until the next one is due, or until the stock channel says the sale sold out or got stock
+    back, whichever comes first."""
     while not stopped:
-        await stopped.wait(await tick(op, ref, spec, status))
+        delay = await tick(op, ref, spec, status)
+        record = op.records.get(ref.uid)
+        wake = op.wakeups.event(record.sale.id) if record is not None and record.sale is not None else None
+        await _sleep(stopped, wake, delay)
+
+
+async def _sleep(stopped: Stopped, wake: asyncio.Event | None, seconds: float) -> None:
+    if wake is None:
+        await stopped.wait(seconds)
+        return
+    waiters = {asyncio.ensure_future(stopped.wait(seconds)), asyncio.ensure_future(wake.wait())}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        wake.clear()
 
 
 async def scale(op: Operator, ref: Resource, spec: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from app.bootstrap import open_operator
 from app.config import Settings
 from flashsale_operator import metrics, webhook
 from flashsale_operator.config import OperatorConfig
-from flashsale_operator.context import Operator
+from flashsale_operator.context import Operator, Wakeups
 from flashsale_operator.kube_status import KubeStatus
 from flashsale_operator.lifecycle import TEMPORARY
 
@@ -36,12 +36,14 @@ async def start(memo: Any, settings: kopf.OperatorSettings) -> None:
     config: OperatorConfig = memo.config
     configure_kopf(settings, config)
     stack = contextlib.AsyncExitStack()
+    wakeups = Wakeups()
     try:
         parts = await stack.enter_async_context(
             open_operator(
                 app_settings,
                 consumer_deployment=config.consumer_deployment,
                 scale_cooldown_seconds=config.scale_cooldown_seconds,
+                on_stock=wakeups,
             )
         )
     except TEMPORARY as error:
@@ -62,6 +64,7 @@ async def start(memo: Any, settings: kopf.OperatorSettings) -> None:
         status=KubeStatus(parts.kube),
         config=config,
         use_cache=app_settings.stock_strategy == "redis",
+        wakeups=wakeups,
     )
     metrics.serve(config.metrics_port)
 
