@@ -38,7 +38,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return uvloop.run(coro)
     except ImportError:  # pragma: no cover - uvloop is a dependency
         return asyncio.run(coro)
-    except ServiceUnavailable as exc:
+    except (ServiceUnavailable, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
