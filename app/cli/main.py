@@ -56,6 +56,10 @@ def api(host: str, port: int, workers: int) -> None:
         lifespan="on",
         timeout_graceful_shutdown=20,
         log_level="warning",
+        # X-Forwarded-For/-Proto count only from the configured proxies; with none, never (not even from
+        # 127.0.0.1, uvicorn's default), so a client cannot choose its address for the per-address limit.
+        proxy_headers=bool(cfg.forwarded_allow_ips),
+        forwarded_allow_ips=list(cfg.forwarded_allow_ips) or None,
     )
 
 
