@@ -64,7 +64,7 @@ class World:
         env.pop("FLASHSALE_DEV", None)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         settings = Settings.from_env(env)
-        return cls(namespace, database, env, settings, TokenService(TEST_SECRET, 3600))
+        return cls(namespace, database, env, settings, TokenService(settings.jwt_secret, 3600))
 
     def token(self, user: str, admin: bool = False) -> str:
         return self.tokens.issue(user, "admin" if admin else "user")
@@ -216,10 +216,8 @@ def delete_queues(world: World) -> None:
 
 
 @contextlib.contextmanager
-def world_context(command: list[str] | None = None, cwd: Path | None = None, **overrides: str) -> Iterator[World]:
+def world_context(**overrides: str) -> Iterator[World]:
     world = World.create(**overrides)
-    if command is not None:
-        world.command, world.cwd = command, cwd
     result = world.cli("migrate")
     assert "applied" in result.stdout, result.stderr
     try:
