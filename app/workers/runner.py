@@ -18,11 +18,13 @@ from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.queue_depth import QueueDepth
 from app.workers.orders import OrderConsumer
 from app.workers.relay import Relay
+from app.workers.sampler import keep_sampling
 from app.workers.timeouts import TimeoutWorker
 
 log = logging.getLogger(__name__)
 AUDIT_EVERY_SECONDS = 30.0
 STOP_GRACE_SECONDS = 20.0  # within Kubernetes' default 30 s termination grace period
+BACKGROUND = {"Audit", "Sampler"}  # readings, not work: cancelled at once on stop
 
 
 async def run_workers(settings: Settings, kind: str) -> None:
@@ -65,7 +67,10 @@ async def run_workers(settings: Settings, kind: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
         if kind in ("timeouts", "all"):
+            # Once per deployment (beside the timeout worker): the invariants and the sampled gauges.
             tasks.append(asyncio.create_task(export_audits(c, settings), name="Audit"))
+            sampler = keep_sampling(c, QueueDepth(settings.rabbitmq_api_url))
+            tasks.append(asyncio.create_task(sampler, name="Sampler"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -76,7 +81,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
         for r in runners:
             r.stop()
         for task in tasks:
-            if task.get_name() == "Audit":
+            if task.get_name() in BACKGROUND:
                 task.cancel()
         _finished, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else (set(), set())
         if stuck:
