@@ -18,7 +18,7 @@ _SCRUB = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-token]"),
     (re.compile(r"\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@"), r"\1:[redacted]@"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token|authorization)(\s*[=:]\s*)[^\s,;&]+"), r"\1\2[redacted]"),
+    (re.compile(r"(?i)(?<![a-z])(password|passwd|secret|token|authorization)(\s*[=:]\s*)[^\s,;&]+"), r"\1\2[redacted]"),
 ]
 _QUIET = ("aio_pika", "aiormq", "httpx", "httpcore")
 

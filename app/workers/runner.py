@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -24,7 +25,6 @@ from app.workers.timeouts import TimeoutWorker
 log = logging.getLogger(__name__)
 AUDIT_EVERY_SECONDS = 30.0
 STOP_GRACE_SECONDS = 20.0  # within Kubernetes' default 30 s termination grace period
-BACKGROUND = {"Audit", "Sampler"}  # readings, not work: cancelled at once on stop
 
 
 async def run_workers(settings: Settings, kind: str) -> None:
@@ -68,8 +68,8 @@ async def run_workers(settings: Settings, kind: str) -> None:
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
         if kind in ("timeouts", "all"):
             # Once per deployment (beside the timeout worker): the invariants and the sampled gauges.
-            tasks.append(asyncio.create_task(export_audits(c, settings), name="Audit"))
-            sampler = keep_sampling(c, QueueDepth(settings.rabbitmq_api_url))
+            tasks.append(asyncio.create_task(export_audits(c, settings, stop), name="Audit"))
+            sampler = keep_sampling(c, QueueDepth(settings.rabbitmq_api_url), stop)
             tasks.append(asyncio.create_task(sampler, name="Sampler"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
@@ -80,9 +80,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
         log.info("stopping: finishing in-flight work")
         for r in runners:
             r.stop()
-        for task in tasks:
-            if task.get_name() in BACKGROUND:
-                task.cancel()
+        stop.set()  # the audit and the sampler end after their current round
         _finished, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else (set(), set())
         if stuck:
             # A store that hangs (rather than refuses) can hold a task forever. Leave as a crash would: what is
@@ -98,19 +96,21 @@ async def run_workers(settings: Settings, kind: str) -> None:
             raise SystemExit(f"a worker failed: {crashed[0]!r}")
 
 
-async def export_audits(c: Container, settings: Settings) -> None:
-    """Audit the loaded sales now and then, so the invariants are a metric too."""
+async def export_audits(c: Container, settings: Settings, stop: asyncio.Event) -> None:
+    """Audit the loaded sales now and then, so the invariants are a metric too; until `stop` is set (between
+    rounds: see keep_sampling on why not by cancellation)."""
     depth = QueueDepth(settings.rabbitmq_api_url)
 
     async def state_of(sale_id: int) -> PipelineState:
         return await pipeline_state(c.cache, depth, c.names, sale_id, None)
 
-    while True:
+    while not stop.is_set():
         try:
             await audit_loaded_sales(c.db, c.cache, state_of)
         except Exception as exc:  # an audit that cannot run now runs at the next tick
             log.warning("periodic audit failed: %s", exc)
-        await asyncio.sleep(AUDIT_EVERY_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=AUDIT_EVERY_SECONDS)
 
 
 def serve_metrics(port: int) -> None:

@@ -5,6 +5,7 @@ unpaid order is. Runs in the process that runs the timeout worker, beside the au
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from app.bootstrap import Container
@@ -42,7 +43,10 @@ async def sample_once(c: Container, depth: QueueDepth) -> None:
     SAMPLED.update(sales=sales, queues=queues, timeout_overdue_seconds=overdue)
 
 
-async def keep_sampling(c: Container, depth: QueueDepth, every: float = EVERY_SECONDS) -> None:
-    while True:
+async def keep_sampling(c: Container, depth: QueueDepth, stop: asyncio.Event, every: float = EVERY_SECONDS) -> None:
+    """Until `stop` is set. It ends between rounds, never by cancellation: a cancel that lands in httpx's
+    connect can be swallowed by anyio and leave the task hanging (seen here, anyio 4.16)."""
+    while not stop.is_set():
         await sample_once(c, depth)
-        await asyncio.sleep(every)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
