@@ -51,7 +51,9 @@ RECORDS = [
     ),
     Record(
         "namespace:flashsale_purchase_5xx:ratio_rate5m",
-        'sum by (namespace) (rate(flashsale_http_requests_total{route="purchase",code=~"5.."}[5m]))\n'
+        # 0, not nothing, while no purchase has failed yet (a series of 5xx exists only after the first).
+        '(\n  sum by (namespace) (rate(flashsale_http_requests_total{route="purchase",code=~"5.."}[5m]))\n'
+        '  or 0 * sum by (namespace) (rate(flashsale_http_requests_total{route="purchase"}[5m]))\n)\n'
         '/\nsum by (namespace) (rate(flashsale_http_requests_total{route="purchase"}[5m]))',
     ),
     Record(
