@@ -111,3 +111,10 @@ def test_panels_are_unique_and_use_the_chosen_data_source() -> None:
         for panel in panels(board):
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, (name, panel["title"])
             assert panel["targets"], (name, panel["title"])
+
+
+def test_the_readme_documents_every_metric() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = set(re.findall(r'"(flashsale_[a-z_]+)"', (ROOT / "app/infrastructure/metrics.py").read_text()))
+    missing = sorted(n for n in names | OPERATOR_METRICS if f"| `{n}` |" not in readme)
+    assert not missing, f"metrics missing from the README's table: {missing}"

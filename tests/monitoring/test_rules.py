@@ -34,4 +34,4 @@ def test_every_alert_has_a_severity_a_summary_a_description_and_a_runbook() -> N
     for alert in ALERTS:
         assert alert.severity in ("critical", "warning"), alert.alert
         assert alert.summary and alert.description, alert.alert
-        assert f"\n### {alert.alert}\n" in readme, f"no runbook section for {alert.alert} in the README"
+        assert f"\n#### {alert.alert}\n" in readme, f"no runbook section for {alert.alert} in the README"
