@@ -13,6 +13,11 @@ NS = 'namespace=~"$namespace"'
 RATE = "$__rate_interval"
 
 
+def quantile(q: float, buckets: str, selector: str, window: str = RATE) -> str:
+    """The q-quantile of a histogram over all its series (every process and pod)."""
+    return f"histogram_quantile({q}, sum by (le) (rate({buckets}{{{selector}}}[{window}])))"
+
+
 def query(expr: str, legend: str = "__auto") -> prometheus.Dataquery:
     return prometheus.Dataquery().expr(expr).legend_format(legend).datasource(DATASOURCE)
 

@@ -7,7 +7,18 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models.dashboard import VariableRefresh, VariableSort
 
-from monitoring.panels import DATASOURCE, NS, RATE, board, datasource_variable, graph, namespace_variable, number, query
+from monitoring.panels import (
+    DATASOURCE,
+    NS,
+    RATE,
+    board,
+    datasource_variable,
+    graph,
+    namespace_variable,
+    number,
+    quantile,
+    query,
+)
 
 SALE = f'{NS}, sale_id=~"$sale"'
 PURCHASE = f'{NS}, route="purchase"'
@@ -58,8 +69,7 @@ def build() -> dash.Dashboard:
                 "Purchase p99",
                 "The slowest 1% of purchases over the last 5 minutes.",
                 "s",
-                "histogram_quantile(0.99, sum by (le) "
-                f"(rate(flashsale_http_request_duration_seconds_bucket{{{PURCHASE}}}[5m])))",
+                quantile(0.99, "flashsale_http_request_duration_seconds_bucket", PURCHASE, "5m"),
             )
         )
         .with_panel(
@@ -88,11 +98,7 @@ def build() -> dash.Dashboard:
                 "p50 and p99 of the purchase endpoint, all API processes.",
                 "s",
                 *(
-                    query(
-                        f"histogram_quantile({q}, sum by (le) "
-                        f"(rate(flashsale_http_request_duration_seconds_bucket{{{PURCHASE}}}[{RATE}])))",
-                        name,
-                    )
+                    query(quantile(q, "flashsale_http_request_duration_seconds_bucket", PURCHASE), name)
                     for q, name in ((0.5, "p50"), (0.99, "p99"))
                 ),
             )
@@ -134,11 +140,7 @@ def build() -> dash.Dashboard:
                 "Order pipeline lag",
                 "From the 202 to the order's row in the database (p99).",
                 "s",
-                query(
-                    "histogram_quantile(0.99, sum by (le) "
-                    f"(rate(flashsale_order_pipeline_lag_seconds_bucket{{{NS}}}[{RATE}])))",
-                    "p99 lag",
-                ),
+                query(quantile(0.99, "flashsale_order_pipeline_lag_seconds_bucket", NS), "p99 lag"),
             )
         )
         .with_panel(
@@ -156,11 +158,7 @@ def build() -> dash.Dashboard:
                 "How late unpaid orders are cancelled after expires_at (p99), and how overdue the oldest "
                 "unpaid order is now. The contract's bound is 2 s.",
                 "s",
-                query(
-                    "histogram_quantile(0.99, sum by (le) "
-                    f"(rate(flashsale_timeout_lag_seconds_bucket{{{NS}}}[{RATE}])))",
-                    "p99 lag",
-                ),
+                query(quantile(0.99, "flashsale_timeout_lag_seconds_bucket", NS), "p99 lag"),
                 query(f"max(flashsale_timeout_overdue_seconds{{{NS}}})", "oldest overdue"),
             )
         )
