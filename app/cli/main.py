@@ -37,14 +37,14 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (uvicorn, uvloop, httptools, no access log)."""
     import uvicorn
 
-    from app.cli.checks import check_stores
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker process writes its metrics here; /metrics merges them. Set before anything imports the
+        # metrics module, or this process (the only server process with --workers 1) would count in memory.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
+    from app.bootstrap import check_stores
     from app.infrastructure.logs import setup_logging
 
     cfg = settings()
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker process writes its metrics here; /metrics merges them. Set before anything imports
-        # prometheus_client (logging counts its warnings there), which picks its mode once.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
     setup_logging(cfg.log_format)
     run(check_stores(cfg))
     uvicorn.run(

@@ -11,13 +11,13 @@ import logging
 from app.bootstrap import Container
 from app.infrastructure import sql_orders
 from app.infrastructure.metrics import SAMPLED, SaleStats
-from app.infrastructure.queue_depth import QueueDepth, QueueStats
+from app.infrastructure.queue_depth import QueueStats
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 5.0
 
 
-async def sample_once(c: Container, depth: QueueDepth) -> None:
+async def sample_once(c: Container) -> None:
     """One round. A store that cannot be read leaves its metrics out this round, never at a stale value."""
     sales: dict[int, SaleStats] = {}
     try:
@@ -31,7 +31,7 @@ async def sample_once(c: Container, depth: QueueDepth) -> None:
         ("orders_dlq", c.names.orders_dlq),
         ("timeouts", c.names.timeouts_queue),
     ):
-        stats = await depth.stats(queue)
+        stats = await c.depth.stats(queue)
         if stats is not None:
             queues[label] = stats
     overdue: float | None = None
@@ -43,10 +43,10 @@ async def sample_once(c: Container, depth: QueueDepth) -> None:
     SAMPLED.update(sales=sales, queues=queues, timeout_overdue_seconds=overdue)
 
 
-async def keep_sampling(c: Container, depth: QueueDepth, stop: asyncio.Event, every: float = EVERY_SECONDS) -> None:
+async def keep_sampling(c: Container, stop: asyncio.Event, every: float = EVERY_SECONDS) -> None:
     """Until `stop` is set. It ends between rounds, never by cancellation: a cancel that lands in httpx's
     connect can be swallowed by anyio and leave the task hanging (seen here, anyio 4.16)."""
     while not stop.is_set():
-        await sample_once(c, depth)
+        await sample_once(c)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
