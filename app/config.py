@@ -73,6 +73,7 @@ class Settings:
     sold_out_flag_seconds: float = 1.0
     # Proxies whose X-Forwarded-For names the client (addresses or CIDR networks, or "*"); none by default.
     forwarded_allow_ips: tuple[str, ...] = ()
+    log_format: str = "text"  # or "json": one JSON object a line
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, require_secret: bool = True) -> Settings:
@@ -92,6 +93,9 @@ class Settings:
         namespace = env.get("FLASHSALE_NAMESPACE", "fs")
         if not namespace.replace("_", "").replace("-", "").isalnum() or len(namespace) > 32:
             raise ConfigError("FLASHSALE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_-]")
+        log_format = env.get("FLASHSALE_LOG_FORMAT") or cls.log_format
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"FLASHSALE_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         return cls(
             redis_url=url(env, "FLASHSALE_REDIS_URL", cls.redis_url, ("redis", "rediss", "unix"), redis_parse_url),
             amqp_url=url(env, "FLASHSALE_AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
@@ -118,4 +122,5 @@ class Settings:
             relay_batch_size=integer(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
             sold_out_flag_seconds=number(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds, 0, 60),
             forwarded_allow_ips=networks(env, "FLASHSALE_FORWARDED_ALLOW_IPS"),
+            log_format=log_format,
         )
