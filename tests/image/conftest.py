@@ -30,6 +30,12 @@ def buildah(*args: str) -> str:
     return done.stdout.strip()
 
 
+def run_in(container: str, *command: str) -> subprocess.CompletedProcess[str]:
+    """`command` in the container as the image's own user, on the host's network."""
+    run = [*BUILDAH, "run", "--isolation", "chroot", "--network", "host", container, "--", *command]
+    return subprocess.run(run, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
     folder = ROOT / "dist" / "wheels"
