@@ -33,6 +33,7 @@ from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
 from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.pool_metrics import pools_sampled
 from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
@@ -159,7 +160,8 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
                 listener.start()
             else:
                 container.purchase = DbPurchase(db, ids, container.rates, limits)
-        yield container
+        async with pools_sampled(redis, db):
+            yield container
     finally:
         if listener is not None:
             await listener.stop()

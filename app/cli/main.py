@@ -7,7 +7,7 @@ import tempfile
 
 import click
 
-from app.cli.runtime import run, settings, setup_logging
+from app.cli.runtime import run, settings
 
 
 @click.group()
@@ -42,8 +42,10 @@ def api(host: str, port: int, workers: int) -> None:
         # metrics module, or this process (the only server process with --workers 1) would count in memory.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
     from app.bootstrap import check_stores
+    from app.infrastructure.logs import setup_logging
 
     cfg = settings()
+    setup_logging(cfg.log_format)
     run(check_stores(cfg))
     uvicorn.run(
         "app.api.app:create_app",
@@ -54,9 +56,14 @@ def api(host: str, port: int, workers: int) -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=None,  # our handlers (text or JSON, scrubbed) take uvicorn's records too
         lifespan="on",
         timeout_graceful_shutdown=20,
         log_level="warning",
+        # X-Forwarded-For/-Proto count only from the configured proxies; with none, never (not even from
+        # 127.0.0.1, uvicorn's default), so a client cannot choose its address for the per-address limit.
+        proxy_headers=bool(cfg.forwarded_allow_ips),
+        forwarded_allow_ips=list(cfg.forwarded_allow_ips) or None,
     )
 
 
@@ -64,10 +71,12 @@ def api(host: str, port: int, workers: int) -> None:
 @click.argument("kind", type=click.Choice(["orders", "timeouts", "relay", "all"]), default="all")
 def worker(kind: str) -> None:
     """Run the order pipeline's workers: the relay, the order writers, the payment timeouts, or all."""
+    from app.infrastructure.logs import setup_logging
     from app.workers.runner import run_workers
 
-    setup_logging()
-    run(run_workers(settings(require_secret=False), kind))
+    cfg = settings(require_secret=False)
+    setup_logging(cfg.log_format)
+    run(run_workers(cfg, kind))
 
 
 @main.command("operator")
@@ -85,9 +94,10 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
 
     from app.bootstrap import check_stores
     from app.domain.errors import ConfigError
+    from app.infrastructure.logs import setup_logging
 
-    setup_logging()
     cfg = settings(require_secret=False)
+    setup_logging(cfg.log_format)
     try:
         config = OperatorConfig.from_env(webhook=webhook)
     except ConfigError as exc:

@@ -16,19 +16,16 @@ STATS_INTERVAL_SECONDS = 6.0
 
 
 @dataclass(frozen=True)
-class Depth:
-    messages: int  # ready + unacknowledged
-    exact: bool  # False when unacknowledged ones could not be counted
+class QueueStats:
+    ready: int
+    unacknowledged: int
+    consumers: int
 
 
 @dataclass(frozen=True)
-class QueueCounts:
-    ready: int
-    unacknowledged: int  # delivered to a consumer, not yet acknowledged
-
-    @property
-    def messages(self) -> int:
-        return self.ready + self.unacknowledged
+class Depth:
+    messages: int  # ready + unacknowledged
+    exact: bool  # False when unacknowledged ones could not be counted
 
 
 class QueueDepth:
@@ -38,12 +35,8 @@ class QueueDepth:
         self._auth = (parts.username or "guest", parts.password or "guest")
         self._vhost = vhost
 
-    async def from_api(self, queue: str) -> int | None:
-        counts = await self.counts(queue)
-        return None if counts is None else counts.messages
-
-    async def counts(self, queue: str) -> QueueCounts | None:
-        """Ready and unacknowledged messages from the management API; None where it cannot say."""
+    async def _queue(self, queue: str) -> dict | None:
+        """The management API's record of the queue, once its statistics exist; None when unreachable."""
         url = f"{self._base}/api/queues/{quote(self._vhost, safe='')}/{quote(queue, safe='')}"
         try:
             async with httpx.AsyncClient(timeout=3, auth=self._auth) as client:
@@ -55,7 +48,22 @@ class QueueDepth:
         data = reply.json()
         if "messages" not in data:  # freshly declared: the stats have not been emitted yet
             return None
-        return QueueCounts(int(data.get("messages_ready", 0)), int(data.get("messages_unacknowledged", 0)))
+        return dict(data)
+
+    async def from_api(self, queue: str) -> int | None:
+        data = await self._queue(queue)
+        return None if data is None else int(data.get("messages", 0))
+
+    async def stats(self, queue: str) -> QueueStats | None:
+        """Ready and unacknowledged messages and consumers, from the management API (None if unreachable)."""
+        data = await self._queue(queue)
+        if data is None:
+            return None
+        return QueueStats(
+            int(data.get("messages_ready", 0)),
+            int(data.get("messages_unacknowledged", 0)),
+            int(data.get("consumers", 0)),
+        )
 
     async def depth(self, queue: str, channel: AbstractChannel | None = None) -> Depth:
         value = await self.from_api(queue)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from app.application.audit import audit_loaded_sales
 from app.bootstrap import Container, build_workers, open_container, open_messaging, state_of
 from app.config import Settings
 from app.domain.models import PipelineState
+from app.workers.sampler import keep_sampling
 
 log = logging.getLogger(__name__)
 AUDIT_EVERY_SECONDS = 30.0
@@ -31,7 +33,9 @@ async def run_workers(settings: Settings, kind: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
         if kind in ("timeouts", "all"):
-            tasks.append(asyncio.create_task(export_audits(c, settings), name="Audit"))
+            # Once per deployment (beside the timeout worker): the invariants and the sampled gauges.
+            tasks.append(asyncio.create_task(export_audits(c, stop), name="Audit"))
+            tasks.append(asyncio.create_task(keep_sampling(c, stop), name="Sampler"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -41,9 +45,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
         log.info("stopping: finishing in-flight work")
         for r in runners:
             r.stop()
-        for task in tasks:
-            if task.get_name() == "Audit":
-                task.cancel()
+        stop.set()  # the audit and the sampler end after their current round
         _finished, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else (set(), set())
         if stuck:
             # A store that hangs (rather than refuses) can hold a task forever. Leave as a crash would: what is
@@ -59,18 +61,20 @@ async def run_workers(settings: Settings, kind: str) -> None:
             raise SystemExit(f"a worker failed: {crashed[0]!r}")
 
 
-async def export_audits(c: Container, settings: Settings) -> None:
-    """Audit the loaded sales now and then, so the invariants are a metric too."""
+async def export_audits(c: Container, stop: asyncio.Event) -> None:
+    """Audit the loaded sales now and then, so the invariants are a metric too; until `stop` is set (between
+    rounds: see keep_sampling on why not by cancellation)."""
 
     async def pipeline_of(sale_id: int) -> PipelineState:
         return await state_of(c, sale_id)
 
-    while True:
+    while not stop.is_set():
         try:
             await audit_loaded_sales(c.db, c.cache, pipeline_of)
         except Exception as exc:  # an audit that cannot run now runs at the next tick
             log.warning("periodic audit failed: %s", exc)
-        await asyncio.sleep(AUDIT_EVERY_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=AUDIT_EVERY_SECONDS)
 
 
 def serve_metrics(port: int) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from app.config import _float, _int
 from app.domain.errors import ConfigError
+from app.env_values import integer, number
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,15 @@ class OperatorConfig:
         env = dict(os.environ if env is None else env)
         listen = env.get("FLASHSALE_OPERATOR_WEBHOOK", "") if webhook is None else webhook
         return cls(
-            metrics_port=_int(env, "FLASHSALE_OPERATOR_METRICS_PORT", cls.metrics_port, 0, 65535),
-            health_port=_int(env, "FLASHSALE_OPERATOR_HEALTH_PORT", cls.health_port, 0, 65535),
+            metrics_port=integer(env, "FLASHSALE_OPERATOR_METRICS_PORT", cls.metrics_port, 0, 65535),
+            health_port=integer(env, "FLASHSALE_OPERATOR_HEALTH_PORT", cls.health_port, 0, 65535),
             consumer_deployment=env.get("FLASHSALE_CONSUMER_DEPLOYMENT") or cls.consumer_deployment,
-            scale_cooldown_seconds=_float(env, "FLASHSALE_SCALE_COOLDOWN_SECONDS", cls.scale_cooldown_seconds),
-            drain_slack_seconds=_float(env, "FLASHSALE_OPERATOR_DRAIN_SLACK_SECONDS", cls.drain_slack_seconds),
+            scale_cooldown_seconds=number(
+                env, "FLASHSALE_SCALE_COOLDOWN_SECONDS", cls.scale_cooldown_seconds, 0, 86400
+            ),
+            drain_slack_seconds=number(
+                env, "FLASHSALE_OPERATOR_DRAIN_SLACK_SECONDS", cls.drain_slack_seconds, 0, 86400
+            ),
             webhook=_webhook(env, listen) if listen else None,
         )
 

@@ -21,7 +21,7 @@ import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from app.infrastructure.queue_depth import QueueCounts, QueueDepth
+from app.infrastructure.queue_depth import QueueDepth, QueueStats
 from flashsale_operator.keda import SaleWindow, ScaledObjects, Target
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class Scaler:
 
     async def _counts(self, sale_id: int) -> tuple[tuple[int, int] | None, tuple[str, str] | None]:
         """(ready incl. the sale's hand-off backlog, unacknowledged), or None and the problem to report."""
-        queue: QueueCounts | None = await self._depth.counts(self._queue)
+        queue: QueueStats | None = await self._depth.stats(self._queue)
         if queue is None:
             return None, (
                 "QueueDepthUnavailable",

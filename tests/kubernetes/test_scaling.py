@@ -171,7 +171,7 @@ async def until(check: Callable[[], Awaitable[T]], what: str, within: float = ST
 
 async def counts_are(rig: Rig, ready: int, unacked: int) -> None:
     async def check() -> bool:
-        counts = await rig.depth.counts(rig.names.orders_queue)
+        counts = await rig.depth.stats(rig.names.orders_queue)
         return counts is not None and (counts.ready, counts.unacknowledged) == (ready, unacked)
 
     await until(check, f"the management API to count {ready} ready and {unacked} unacknowledged")
