@@ -1,33 +1,31 @@
-"""The operator's Prometheus metrics, in a registry of their own (the API's and workers' are in
-app/infrastructure/metrics.py), served on FLASHSALE_OPERATOR_METRICS_PORT at /metrics."""
+"""The operator's own Prometheus metrics (the others are in app/infrastructure/metrics.py), served with the
+process's (process_*, pools, log lines) on FLASHSALE_OPERATOR_METRICS_PORT at /metrics."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import Counter, Gauge, start_http_server
 
 from flashsale_operator.phase import Phase
 
-REGISTRY = CollectorRegistry()
+log = logging.getLogger(__name__)
 
 RECONCILES = Counter(
     "flashsale_operator_reconciles_total",
     "Reconciliations of FlashSales (handler runs and clock ticks) by result: ok or error",
     ["result"],
-    registry=REGISTRY,
 )
 SALE_PHASE = Gauge(
     "flashsale_operator_sale_phase",
     "1 for the FlashSale's current phase, 0 for the others",
     ["namespace", "name", "phase"],
-    registry=REGISTRY,
 )
 DESIRED_REPLICAS = Gauge(
     "flashsale_operator_desired_replicas",
     "Order consumer replicas the operator asks for on behalf of the FlashSale",
     ["namespace", "name"],
-    registry=REGISTRY,
 )
 
 
@@ -51,5 +49,10 @@ def forget(namespace: str, name: str) -> None:
 
 
 def serve(port: int) -> None:
-    if port:
-        start_http_server(port, registry=REGISTRY)
+    """A port already taken is a warning, not a failure (as for the workers): FlashSales still get run."""
+    if not port:
+        return
+    try:
+        start_http_server(port)
+    except OSError as error:
+        log.warning("operator metrics not served: port %s: %s", port, error)

@@ -139,6 +139,8 @@ def test_metrics_and_liveness(
         assert sum(phases.values()) == 1.0 and len(phases) == 6, phases
         desired = f'flashsale_operator_desired_replicas{{name="{name}",namespace="{operator_namespace}"}}'
         wait_until(lambda: desired in exported(flashsale_operator.metrics()), 10, "desired replicas")
-        assert 'flashsale_operator_reconciles_total{result="ok"}' in flashsale_operator.metrics()
+        page = flashsale_operator.metrics()
+        assert 'flashsale_operator_reconciles_total{result="ok"}' in page
+        assert "process_cpu_seconds_total" in page and "flashsale_pool_connections" in page  # for the dashboards
     health = httpx.get(f"http://127.0.0.1:{flashsale_operator.health_port}/healthz", timeout=5)
     assert health.status_code == 200
