@@ -36,20 +36,20 @@ def test_pause_and_resume_within_a_second(
     sale_id = _live_sale(kube, ns, name, stock=50, perUserLimit=1)
     with sale_world.client() as client, watching(kube, ns, name) as watch:
         assert attempt(client, world, sale_id, "p0") == (202, "")
-        asked = time.monotonic()
         patch_spec(kube, ns, name, paused=True)
+        asked = time.monotonic()  # the API server has stored the change
         wait_until(lambda: attempt(client, world, sale_id, "p1") == (409, "paused"), 5, "purchases to be paused")
         took_pause = time.monotonic() - asked
         watch.wait(lambda o: _condition(o, "Paused") == "True", 5, "the Paused condition")
         assert watch.status()["phase"] == "Active"  # pausing is a condition, not a phase
 
-        asked = time.monotonic()
         patch_spec(kube, ns, name, paused=False)
+        asked = time.monotonic()
         wait_until(lambda: attempt(client, world, sale_id, "p2")[0] == 202, 5, "purchases to resume")
         took_resume = time.monotonic() - asked
         watch.wait(lambda o: _condition(o, "Paused") == "False", 5, "the Paused condition cleared")
-    print(f"\npause took {took_pause:.3f} s, resume {took_resume:.3f} s (from the kubectl patch)")
-    assert took_pause <= PAUSE_BOUND_SECONDS + 0.5 and took_resume <= PAUSE_BOUND_SECONDS + 0.5  # + kubectl's own
+    print(f"\npause took {took_pause:.3f} s, resume {took_resume:.3f} s (after the API server stored the change)")
+    assert took_pause <= PAUSE_BOUND_SECONDS and took_resume <= PAUSE_BOUND_SECONDS
     audit(world, sale_id)
 
 
