@@ -103,17 +103,17 @@ def check_redis(redis_url: str, wanted: dict[str, str]) -> str | None:
 
 def main() -> int:
     env = os.environ
-    token_file = Path(env.get("FLASHSALE_TEST_TOKEN_FILE", SERVICE_ACCOUNT / "token"))
-    ca_file = env.get("FLASHSALE_TEST_CA_FILE", str(SERVICE_ACCOUNT / "ca.crt"))
-    kube_url = env.get("FLASHSALE_TEST_KUBE_URL") or (
+    token_file = Path(env.get("HELM_TEST_TOKEN_FILE", SERVICE_ACCOUNT / "token"))
+    ca_file = env.get("HELM_TEST_CA_FILE", str(SERVICE_ACCOUNT / "ca.crt"))
+    kube_url = env.get("HELM_TEST_KUBE_URL") or (
         f"https://{env['KUBERNETES_SERVICE_HOST']}:{env.get('KUBERNETES_SERVICE_PORT', '443')}"
     )
     checks = {
-        "readyz": check_ready(env["FLASHSALE_TEST_API_URL"]),
+        "readyz": check_ready(env["HELM_TEST_API_URL"]),
         "crd": check_crd(kube_url, token_file.read_text().strip(), ca_file),
     }
     if env.get("FLASHSALE_REDIS_URL"):
-        wanted = {"appendonly": env["FLASHSALE_TEST_APPENDONLY"], "appendfsync": env["FLASHSALE_TEST_APPENDFSYNC"]}
+        wanted = {"appendonly": env["HELM_TEST_APPENDONLY"], "appendfsync": env["HELM_TEST_APPENDFSYNC"]}
         checks["redis persistence"] = check_redis(env["FLASHSALE_REDIS_URL"], wanted)
     for name, problem in checks.items():
         print(f"{'FAIL' if problem else 'ok  '} {name}" + (f": {problem}" if problem else ""))
