@@ -4,9 +4,7 @@ A missing tool fails the tests; nothing here is mocked."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.kubernetes.conftest import Kube, namespace  # the same per-test namespace fixture, on `kube` below
+from tests.kubernetes.conftest import _local_control_plane as local_control_plane
+
+__all__ = ["namespace"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "flashsale"
@@ -96,62 +99,34 @@ PRIVATE_CONTROL_PLANE = {
 }
 
 
-@dataclass(frozen=True)
-class Cluster:
-    kubeconfig: str
-    kubectl_bin: str
-
-    @property
-    def env(self) -> dict[str, str]:
-        return os.environ | {"KUBECONFIG": self.kubeconfig}
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.kubectl_bin, *args], input=input, capture_output=True, text=True, env=self.env, timeout=120
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
-        return done
-
-    def config(self) -> dict[str, Any]:
-        """The server's address, its CA file and the admin token, from the kubeconfig."""
-        data = yaml.safe_load(Path(self.kubeconfig).read_text())
-        return {
-            "server": data["clusters"][0]["cluster"]["server"],
-            "ca": data["clusters"][0]["cluster"]["certificate-authority"],
-            "token": data["users"][0]["user"]["token"],
-        }
+def cluster_config(kube: Kube) -> dict[str, Any]:
+    """The server's address, its CA file and the admin token, from the kubeconfig."""
+    data = yaml.safe_load(Path(kube.kubeconfig).read_text())
+    return {
+        "server": data["clusters"][0]["cluster"]["server"],
+        "ca": data["clusters"][0]["cluster"]["certificate-authority"],
+        "token": data["users"][0]["user"]["token"],
+    }
 
 
 @pytest.fixture(scope="session")
-def cluster(tools: Path) -> Cluster:
+def kube(tools: Path) -> Iterator[Kube]:
     """A real API server: the cluster KUBECONFIG names (talked to with the current kubectl), else a private
     local control plane (scripts/kube, its binaries shared and cached; kubectl 1.20 to match it). A missing
     control plane fails the tests, never skips them."""
     if os.environ.get("KUBECONFIG"):
-        return Cluster(kubeconfig=os.environ["KUBECONFIG"], kubectl_bin=str(tools / "kubectl"))
-    env = os.environ | {key: os.environ.get(key, value) for key, value in PRIVATE_CONTROL_PLANE.items()}
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "kube"), "up"], capture_output=True, text=True, timeout=1500, env=env
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"scripts/kube up failed:\n{done.stderr[-4000:]}")
-    exports = dict(re.findall(r"^export (\w+)=(.*)$", done.stdout, re.M))
-    kubectl = Path(exports["PATH"].split(":")[0]) / "kubectl"
-    return Cluster(kubeconfig=exports["KUBECONFIG"], kubectl_bin=str(kubectl))
+        yield Kube(kubeconfig=os.environ["KUBECONFIG"], kubectl_bin=str(tools / "kubectl"))
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in PRIVATE_CONTROL_PLANE.items():
+            patch.setenv(key, os.environ.get(key, value))
+        plane = local_control_plane()
+    yield plane
 
 
-@pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"fs-chart-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def apply_crds(cluster: Cluster, *paths: Path) -> None:
+def apply_crds(kube: Kube, *paths: Path) -> None:
     """Apply CRDs (idempotent) and wait until the API server serves them."""
     for path in paths:
-        cluster.kubectl("apply", "-f", str(path))
+        kube.kubectl("apply", "-f", str(path))
     names = [d["metadata"]["name"] for p in paths for d in yaml.safe_load_all(p.read_text()) if d]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.conftest import CHART, ROOT, Cluster, apply_crds
+from tests.chart.conftest import CHART, ROOT, apply_crds, cluster_config
+from tests.kubernetes.conftest import Kube
 from tests.support import World, free_port, teardown_world
 
 SCRIPT = CHART / "checks" / "helm_test.py"
@@ -40,13 +41,13 @@ def api() -> Iterator[str]:
 
 
 @pytest.fixture
-def service_account_token(cluster: Cluster, namespace: str) -> str:
+def service_account_token(kube: Kube, namespace: str) -> str:
     """The token of a namespace's default ServiceAccount (the test pod's identity), not the admin's."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        name = cluster.kubectl("get", "sa", "default", "-n", namespace, "-o", "jsonpath={.secrets[0].name}").stdout
+        name = kube.kubectl("get", "sa", "default", "-n", namespace, "-o", "jsonpath={.secrets[0].name}").stdout
         if name:
-            token = cluster.kubectl("get", "secret", name, "-n", namespace, "-o", "jsonpath={.data.token}").stdout
+            token = kube.kubectl("get", "secret", name, "-n", namespace, "-o", "jsonpath={.data.token}").stdout
             return base64.b64decode(token).decode()
         time.sleep(0.2)
     raise AssertionError(f"no token for the default ServiceAccount of {namespace}")
@@ -74,10 +75,10 @@ def aof_redis() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _env(cluster: Cluster, api: str, token: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+def _env(kube: Kube, api: str, token: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     token_file = tmp_path / "token"
     token_file.write_text(token)
-    config = cluster.config()
+    config = cluster_config(kube)
     return {
         "HELM_TEST_API_URL": api,
         "HELM_TEST_KUBE_URL": config["server"],
@@ -90,18 +91,18 @@ def _env(cluster: Cluster, api: str, token: str, tmp_path: Path, **extra: str) -
 
 
 def test_passes_on_a_ready_api_with_the_crd_and_aof_redis(
-    cluster: Cluster, api: str, service_account_token: str, aof_redis: str, tmp_path: Path
+    kube: Kube, api: str, service_account_token: str, aof_redis: str, tmp_path: Path
 ) -> None:
-    apply_crds(cluster, CRD)
-    done = run_script(_env(cluster, api, service_account_token, tmp_path, FLASHSALE_REDIS_URL=aof_redis))
+    apply_crds(kube, CRD)
+    done = run_script(_env(kube, api, service_account_token, tmp_path, FLASHSALE_REDIS_URL=aof_redis))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == ["ok   readyz", "ok   crd", "ok   redis persistence"]
 
 
-def test_fails_on_each_missing_part(cluster: Cluster, api: str, service_account_token: str, tmp_path: Path) -> None:
-    apply_crds(cluster, CRD)
+def test_fails_on_each_missing_part(kube: Kube, api: str, service_account_token: str, tmp_path: Path) -> None:
+    apply_crds(kube, CRD)
     # The shared development Redis runs without AOF: the stated persistence is not there.
-    env = _env(cluster, f"http://127.0.0.1:{free_port()}", service_account_token, tmp_path,
+    env = _env(kube, f"http://127.0.0.1:{free_port()}", service_account_token, tmp_path,
                FLASHSALE_REDIS_URL="redis://127.0.0.1:6379/0")  # fmt: skip
     done = run_script(env)
     assert done.returncode == 1
@@ -116,14 +117,14 @@ def test_fails_on_each_missing_part(cluster: Cluster, api: str, service_account_
     assert done.returncode == 1 and "FAIL redis persistence: Redis persistence unknown" in done.stdout
 
 
-def test_fails_without_the_crd(cluster: Cluster, api: str, service_account_token: str, tmp_path: Path) -> None:
-    cluster.kubectl("delete", "-f", str(CRD), "--wait=true", "--timeout=60s")
+def test_fails_without_the_crd(kube: Kube, api: str, service_account_token: str, tmp_path: Path) -> None:
+    kube.kubectl("delete", "-f", str(CRD), "--wait=true", "--timeout=60s")
     try:
-        done = run_script(_env(cluster, api, service_account_token, tmp_path))
+        done = run_script(_env(kube, api, service_account_token, tmp_path))
         assert done.returncode == 1
         assert done.stdout.splitlines() == [
             "ok   readyz",
             "FAIL crd: the FlashSale CRD is not installed (kubectl apply -f k8s/crds/ first)",
         ]
     finally:
-        apply_crds(cluster, CRD)
+        apply_crds(kube, CRD)

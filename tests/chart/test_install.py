@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.conftest import CHART, PRODUCTION_VALUES, ROOT, Cluster, Helm, apply_crds
+from tests.chart.conftest import CHART, PRODUCTION_VALUES, ROOT, Helm, apply_crds
+from tests.kubernetes.conftest import Kube
 
 CRD = ROOT / "k8s" / "crds" / "flashsale.yaml"
 KEDA_CRDS = sorted((ROOT / "k8s" / "vendor" / "keda").glob("*.yaml"))
@@ -27,11 +28,11 @@ NO_MONITORING = [
 
 
 class Release:
-    def __init__(self, helm: Helm, cluster: Cluster, namespace: str, name: str = "flashsale") -> None:
-        self.helm, self.cluster, self.namespace, self.name = helm, cluster, namespace, name
+    def __init__(self, helm: Helm, kube: Kube, namespace: str, name: str = "flashsale") -> None:
+        self.helm, self.kube, self.namespace, self.name = helm, kube, namespace, name
 
     def run(self, *args: str) -> str:
-        return self.helm.run(*args, "--namespace", self.namespace, env=self.cluster.env).stdout
+        return self.helm.run(*args, "--namespace", self.namespace, env=self.kube.env).stdout
 
     def install(self, *args: str) -> str:
         return self.run("install", self.name, str(CHART), "--no-hooks", *args)
@@ -46,20 +47,20 @@ class Release:
         return [d for d in yaml.safe_load_all(self.run("get", "hooks", self.name)) if d]
 
     def get(self, kind: str, name: str) -> Any:
-        return json.loads(self.cluster.kubectl("get", kind, name, "-n", self.namespace, "-o", "json").stdout)
+        return json.loads(self.kube.kubectl("get", kind, name, "-n", self.namespace, "-o", "json").stdout)
 
 
 @pytest.fixture
-def release(helm: Helm, cluster: Cluster, namespace: str) -> Iterator[Release]:
-    apply_crds(cluster, CRD)
-    installed = Release(helm, cluster, namespace)
+def release(helm: Helm, kube: Kube, namespace: str) -> Iterator[Release]:
+    apply_crds(kube, CRD)
+    installed = Release(helm, kube, namespace)
     yield installed
-    # Uninstall removes the cluster-scoped objects (ClusterRoles, bindings) the namespace's deletion would leave.
-    helm.run("uninstall", installed.name, "--namespace", namespace, env=cluster.env, check=False)
+    # Uninstall removes the kube-scoped objects (ClusterRoles, bindings) the namespace's deletion would leave.
+    helm.run("uninstall", installed.name, "--namespace", namespace, env=kube.env, check=False)
 
 
-def _served(cluster: Cluster) -> set[str]:
-    return set(cluster.kubectl("api-versions").stdout.split())
+def _served(kube: Kube) -> set[str]:
+    return set(kube.kubectl("api-versions").stdout.split())
 
 
 def _assert_accepted(release: Release, objects: list[dict[str, Any]]) -> None:
@@ -70,15 +71,13 @@ def _assert_accepted(release: Release, objects: list[dict[str, Any]]) -> None:
         args = ["get", resource, obj["metadata"]["name"], "-o", "name"]
         if obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             args += ["-n", obj["metadata"].get("namespace", release.namespace)]
-        assert release.cluster.kubectl(*args).stdout.strip(), obj["metadata"]["name"]
+        assert release.kube.kubectl(*args).stdout.strip(), obj["metadata"]["name"]
 
 
 def _dry_run_hooks(release: Release, hooks: list[dict[str, Any]]) -> None:
     """The server validates the hooks as it would create them (kubectl's validation refuses unknown fields)."""
     body = yaml.safe_dump_all(hooks)
-    release.cluster.kubectl(
-        "apply", "--dry-run=server", "--validate=true", "-n", release.namespace, "-f", "-", input=body
-    )
+    release.kube.kubectl("apply", "--dry-run=server", "--validate=true", "-n", release.namespace, "-f", "-", input=body)
 
 
 def test_install_no_hooks_then_upgrade_keeps_the_generated_secret(release: Release) -> None:
@@ -90,7 +89,7 @@ def test_install_no_hooks_then_upgrade_keeps_the_generated_secret(release: Relea
 
     # API versions from .Capabilities: what this server serves.
     versions = {o["kind"]: o["apiVersion"] for o in objects}
-    served = _served(release.cluster)
+    served = _served(release.kube)
     assert versions["PodDisruptionBudget"] == ("policy/v1" if "policy/v1" in served else "policy/v1beta1")
     assert versions["HorizontalPodAutoscaler"] == (
         "autoscaling/v2" if "autoscaling/v2" in served else "autoscaling/v2beta2"
@@ -111,7 +110,7 @@ def test_install_no_hooks_then_upgrade_keeps_the_generated_secret(release: Relea
     assert len(base64.b64decode(key)) >= 32
 
     # The operator scales the order writers; an upgrade must keep what it set, and the generated key.
-    release.cluster.kubectl("scale", "deployment/flashsale-orders", "--replicas=3", "-n", release.namespace)
+    release.kube.kubectl("scale", "deployment/flashsale-orders", "--replicas=3", "-n", release.namespace)
     release.upgrade("--set", "autoscaling.enabled=true", "--set", "config.rateLimitUser=5")
     assert release.get("secret", "flashsale-secrets")["data"]["jwt-secret"] == key
     assert release.get("configmap", "flashsale-config")["data"]["FLASHSALE_RATE_LIMIT_USER"] == "5"  # it upgraded
@@ -121,10 +120,10 @@ def test_install_no_hooks_then_upgrade_keeps_the_generated_secret(release: Relea
     assert release.get("secret", "flashsale-secrets")["data"]["jwt-secret"] == key
 
 
-def test_install_production_values(release: Release, cluster: Cluster) -> None:
-    apply_crds(cluster, *KEDA_CRDS)
+def test_install_production_values(release: Release, kube: Kube) -> None:
+    apply_crds(kube, *KEDA_CRDS)
     # The Secret a platform engineer creates first (test values, not a default of the chart).
-    cluster.kubectl(
+    kube.kubectl(
         "create", "secret", "generic", "flashsale-secrets", "-n", release.namespace,
         "--from-literal=jwt-secret=" + "k" * 48,
         "--from-literal=redis-url=redis://redis.test:6379/0",
