@@ -31,6 +31,7 @@ CASES: dict[str, tuple[list[Path], list[str]]] = {
         [],
         [
             "operator.clusterWide=true",
+            "operator.webhook.enabled=true",
             "networkPolicy.enabled=true",
             "networkPolicy.apiFrom[0].namespaceSelector.matchLabels.role=edge",
             "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.role=monitoring",

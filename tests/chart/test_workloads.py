@@ -144,3 +144,13 @@ def test_services_reach_their_pods(rendered: dict[str, list[dict[str, Any]]]) ->
         assert len(targets) == 1, name
         ports = {p["name"] for c in containers(targets[0]) for p in c.get("ports", [])}
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports, name
+
+
+def test_the_webhook_is_served_where_its_service_points(helm: Helm) -> None:
+    objects = helm.template(sets=["operator.webhook.enabled=true"])
+    operator = _container(_deployments(objects)["operator"])
+    assert operator["args"] == ["operator", "--namespace", "shop", "--webhook", "0.0.0.0:9443"]
+    service = by_kind(objects, "Service")["flashsale-operator-webhook"]
+    assert _env(operator)["FLASHSALE_OPERATOR_WEBHOOK_HOST"] == "flashsale-operator-webhook.shop.svc"
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in operator["ports"]
