@@ -1,9 +1,11 @@
 """skaffold.yaml is valid against skaffold's published schema of the version it declares (vendored: no skaffold
-binary runs here), and what it names exists: the chart, its values, the manifests, the Dockerfile."""
+binary runs here), and what it names exists: the chart, its values, the manifests, the build script and the
+files the image is built from (the Dockerfile among them)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import jsonschema
@@ -48,8 +50,18 @@ def test_what_it_names_exists() -> None:
             assert list(ROOT.glob(pattern)), pattern
         for artifact in config.get("build", {}).get("artifacts", []):
             context = ROOT / artifact.get("context", ".")
-            assert (context / artifact["docker"]["dockerfile"]).is_file(), artifact
+            # The custom build runs a script of the project and watches the files the image is made of.
+            script = artifact["custom"]["buildCommand"].split()[-1]
+            assert (context / script).is_file(), script
+            for path in artifact["custom"]["dependencies"]["paths"]:
+                assert (context / path).exists(), path
         for release in config.get("deploy", {}).get("helm", {}).get("releases", []):
             assert (ROOT / release["chartPath"] / "Chart.yaml").is_file(), release
             for values in release.get("valuesFiles", []):
                 assert (ROOT / values).is_file(), values
+
+
+def test_the_build_script_is_valid_shell() -> None:
+    """It cannot run here (no Docker daemon to load into, no registry); bash parses it."""
+    done = subprocess.run(["bash", "-n", str(ROOT / "scripts" / "skaffold-build")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
