@@ -1,7 +1,7 @@
 """The composition root: builds every client and use case from the settings, and closes them again.
 
-Entry points (the API, the workers, the CLI) call `open_container` and use what it holds; nothing else
-constructs clients."""
+Entry points (the API, the workers, the CLI, the operator) call `open_container` (and `open_messaging`,
+`build_workers`) and use what they hold; nothing else constructs clients."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from redis.asyncio import Redis
 
 from app.application.accounts import Accounts
 from app.application.catalogue import Catalogue
+from app.application.order_writer import OrderWriter
 from app.application.orders import Orders
 from app.application.preheat import DrainCheck, Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
 from app.application.stock_return import StockReturns
 from app.config import Settings
+from app.domain.models import PipelineState
 from app.infrastructure import amqp
 from app.infrastructure.amqp import Publisher
 from app.infrastructure.db import Database
@@ -29,6 +31,7 @@ from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
 from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.pool_metrics import pools_sampled
 from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
@@ -36,6 +39,11 @@ from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
+from app.workers.orders import OrderConsumer
+from app.workers.relay import Relay
+from app.workers.timeouts import TimeoutWorker
+
+Worker = OrderConsumer | TimeoutWorker | Relay
 
 
 @dataclass
@@ -55,6 +63,7 @@ class Container:
     returns: StockReturns
     orders: Orders
     payments: FakePaymentProvider
+    depth: QueueDepth
     lease: NodeLease | None = None
     purchase: RedisPurchase | DbPurchase | None = None
 
@@ -68,13 +77,17 @@ class Messaging:
     names: Names
 
 
-def drain_check(cache: SaleCache, settings: Settings, names: Names) -> DrainCheck:
+async def state_of(c: Container, sale_id: int, channel: AbstractChannel | None = None) -> PipelineState:
+    """What of the sale is still on its way to the database (hand-off, order queue, dead letters)."""
+    return await pipeline_state(c.cache, c.depth, c.names, sale_id, channel)
+
+
+def drain_check(cache: SaleCache, depth: QueueDepth, names: Names) -> DrainCheck:
     """Nothing accepted for the sale is on its way: its hand-off is empty and so is the order queue
     (counted with unacknowledged messages through the management API; unknown counts as not drained).
 
     The management API refreshes its counts every few seconds, so one zero may be stale: the check holds only
     if a second reading, a stats interval later, is zero too."""
-    depth = QueueDepth(settings.rabbitmq_api_url)
 
     async def empty_now(sale_id: int) -> bool:
         state = await pipeline_state(cache, depth, names, sale_id, None)
@@ -109,6 +122,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
         returns = StockReturns(db, cache)
         payments = FakePaymentProvider(db)
+        depth = QueueDepth(settings.rabbitmq_api_url)
         container = Container(
             settings=settings,
             names=names,
@@ -119,12 +133,13 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             tokens=tokens,
             accounts=Accounts(db, tokens),
             catalogue=catalogue,
-            preheater=Preheater(db, cache, catalogue, drain_check(cache, settings, names)),
+            preheater=Preheater(db, cache, catalogue, drain_check(cache, depth, names)),
             rates=RateLimiter(redis, names),
             flags=flags,
             returns=returns,
             orders=Orders(db, cache, payments, returns),
             payments=payments,
+            depth=depth,
         )
         if mint_ids:
             lease = NodeLease(redis, scripts, names, settings.node_lease_seconds)
@@ -139,7 +154,8 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
                 listener.start()
             else:
                 container.purchase = DbPurchase(db, ids, container.rates, limits)
-        yield container
+        async with pools_sampled(redis, db):
+            yield container
     finally:
         if listener is not None:
             await listener.stop()
@@ -161,3 +177,42 @@ async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
         yield Messaging(connection, channel, publisher, TimeoutScheduler(publisher, names), names)
     finally:
         await connection.close()
+
+
+async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
+    """The workers of one `flashsale worker KIND` process, each on a channel of its own where it consumes."""
+    settings = c.settings
+    workers: list[Worker] = []
+    if kind in ("relay", "all") and settings.stock_strategy == "redis":
+        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size))
+    if kind in ("orders", "all"):
+        channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
+        writer = OrderWriter(c.db)
+        workers.append(
+            OrderConsumer(
+                channel,
+                writer,
+                m.scheduler,
+                m.publisher,
+                c.names,
+                batch_size=settings.order_batch_size,
+                prefetch=settings.order_prefetch,
+            )
+        )
+    if kind in ("timeouts", "all"):
+        channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
+        sweep = settings.timeout_sweep_seconds
+        workers.append(TimeoutWorker(channel, c.db, c.returns, c.orders, m.scheduler, c.names, sweep_seconds=sweep))
+    return workers
+
+
+async def check_stores(settings: Settings) -> None:
+    """Fail fast, with one line naming the service, when Redis or the database is not there."""
+    redis = make_redis(settings.redis_url, 2)
+    try:
+        await check_redis(redis)
+    finally:
+        await redis.aclose()
+    db = Database(settings.mysql_url, 1)
+    await db.open()
+    await db.close()

@@ -90,6 +90,7 @@ class Settings:
     node_lease_seconds: int = 30
     relay_batch_size: int = 256
     sold_out_flag_seconds: float = 1.0
+    log_format: str = "text"  # or "json": one JSON object a line
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, require_secret: bool = True) -> Settings:
@@ -109,6 +110,9 @@ class Settings:
         namespace = env.get("FLASHSALE_NAMESPACE", "fs")
         if not namespace.replace("_", "").replace("-", "").isalnum() or len(namespace) > 32:
             raise ConfigError("FLASHSALE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_-]")
+        log_format = env.get("FLASHSALE_LOG_FORMAT") or cls.log_format
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"FLASHSALE_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         return cls(
             redis_url=env.get("FLASHSALE_REDIS_URL", cls.redis_url),
             amqp_url=env.get("FLASHSALE_AMQP_URL", cls.amqp_url),
@@ -132,4 +136,5 @@ class Settings:
             node_lease_seconds=_int(env, "FLASHSALE_NODE_LEASE_SECONDS", cls.node_lease_seconds, 3, 3600),
             relay_batch_size=_int(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
             sold_out_flag_seconds=_float(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds),
+            log_format=log_format,
         )

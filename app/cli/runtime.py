@@ -1,10 +1,8 @@
-"""Shared pieces of the command line: settings with one-line errors, logging, running a coroutine."""
+"""Shared pieces of the command line: settings with one-line errors, running a coroutine."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -21,13 +19,6 @@ def settings(*, require_secret: bool = True) -> Settings:
         return Settings.from_env(require_secret=require_secret)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -93,6 +93,13 @@ def test_other_settings_are_checked() -> None:
     assert settings.stock_strategy == "redis"
 
 
+def test_log_format_is_text_json_or_refused() -> None:
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD}).log_format == "text"
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(ConfigError, match="FLASHSALE_LOG_FORMAT must be 'text' or 'json', got 'yaml'"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "yaml"})
+
+
 def _read_dev_secret(state_dir: str, barrier: Any, out: Any) -> None:
     barrier.wait()
     try:
