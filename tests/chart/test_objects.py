@@ -82,3 +82,18 @@ def _manifests(folder: str) -> list[dict[str, Any]]:
 def test_plain_manifests_are_valid(folder: str) -> None:
     found = [line for obj in _manifests(folder) for line in problems(obj)]
     assert not found, "\n".join(found)
+
+
+def test_every_service_monitor_finds_a_service_with_its_port(helm: Helm) -> None:
+    """The monitoring templates select the chart's Services by their component labels and port names."""
+    objects = helm.template(PRODUCTION_VALUES, sets=["operator.webhook.enabled=true"])
+    services = [o for o in objects if o["kind"] == "Service"]
+    monitors = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    assert {m["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] for m in monitors} == {
+        "api", "orders", "relay", "timeouts", "operator"
+    }  # fmt: skip
+    for monitor in monitors:
+        wanted = monitor["spec"]["selector"]["matchLabels"].items()
+        ports = {p["name"] for s in services if wanted <= s["metadata"]["labels"].items() for p in s["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in ports, f"{monitor['metadata']['name']}: no Service port {endpoint['port']}"
