@@ -75,6 +75,17 @@ def aof_redis() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def wait_served(kube: Kube, served: bool) -> None:
+    """Until the API server's discovery does (or no longer does) list the FlashSale group."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = kube.kubectl("get", "--raw", "/apis/flashsale.io/v1alpha1", check=False).returncode == 0
+        if found is served:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"flashsale.io/v1alpha1 {'not ' if served else ''}served after 30 s")
+
+
 def _env(kube: Kube, api: str, token: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     token_file = tmp_path / "token"
     token_file.write_text(token)
@@ -94,6 +105,7 @@ def test_passes_on_a_ready_api_with_the_crd_and_aof_redis(
     kube: Kube, api: str, service_account_token: str, aof_redis: str, tmp_path: Path
 ) -> None:
     apply_crds(kube, CRD)
+    wait_served(kube, True)
     done = run_script(_env(kube, api, service_account_token, tmp_path, FLASHSALE_REDIS_URL=aof_redis))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == ["ok   readyz", "ok   crd", "ok   redis persistence"]
@@ -101,6 +113,7 @@ def test_passes_on_a_ready_api_with_the_crd_and_aof_redis(
 
 def test_fails_on_each_missing_part(kube: Kube, api: str, service_account_token: str, tmp_path: Path) -> None:
     apply_crds(kube, CRD)
+    wait_served(kube, True)
     # The shared development Redis runs without AOF: the stated persistence is not there.
     env = _env(kube, f"http://127.0.0.1:{free_port()}", service_account_token, tmp_path,
                FLASHSALE_REDIS_URL="redis://127.0.0.1:6379/0")  # fmt: skip
@@ -119,6 +132,7 @@ def test_fails_on_each_missing_part(kube: Kube, api: str, service_account_token:
 
 def test_fails_without_the_crd(kube: Kube, api: str, service_account_token: str, tmp_path: Path) -> None:
     kube.kubectl("delete", "-f", str(CRD), "--wait=true", "--timeout=60s")
+    wait_served(kube, False)
     try:
         done = run_script(_env(kube, api, service_account_token, tmp_path))
         assert done.returncode == 1
