@@ -48,8 +48,9 @@ from app.workers.timeouts import TimeoutWorker
 Worker = OrderConsumer | TimeoutWorker | Relay
 
 if TYPE_CHECKING:
-    from flashsale_operator.scaling import Scaler
     from kubernetes_asyncio.client import ApiClient
+
+    from flashsale_operator.scaling import Scaler
 
 
 @dataclass
@@ -188,9 +189,8 @@ async def open_operator(
     """The container, one Kubernetes API client and the scaler built on it, and `on_stock` hearing the stock
     channel (sold out, restocked); closed in reverse order."""
     # Only the operator needs these; the API and the workers never import them.
-    from flashsale_operator.scaling import Scaler
-
     from app.infrastructure.kube import open_kube_api
+    from flashsale_operator.scaling import Scaler
 
     async with open_container(settings) as c:
         kube = await open_kube_api()

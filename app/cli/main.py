@@ -89,12 +89,11 @@ def worker(kind: str) -> None:
 )
 def operator_command(namespace: str | None, webhook: str | None) -> None:
     """Run the FlashSale operator: each FlashSale resource becomes a sale, run through its phases."""
-    from flashsale_operator.config import OperatorConfig
-    from flashsale_operator.main import run_operator
-
     from app.bootstrap import check_stores
     from app.domain.errors import ConfigError
     from app.infrastructure.logs import setup_logging
+    from flashsale_operator.config import OperatorConfig
+    from flashsale_operator.main import run_operator
 
     cfg = settings(require_secret=False)
     setup_logging(cfg.log_format)

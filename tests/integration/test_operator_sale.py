@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+
+from app.application.sale_orders import SaleOrders
+from app.bootstrap import open_container
 from flashsale_operator.config import OperatorConfig
 from flashsale_operator.context import Operator
 from flashsale_operator.lifecycle import SpecInvalid, apply_spec, finalize
 from flashsale_operator.scaling import Consumers, ScaleResult
 from flashsale_operator.spec import Resource
-
-from app.application.sale_orders import SaleOrders
-from app.bootstrap import open_container
 from tests.pipeline.harness import Db
 from tests.support import World, window
 

@@ -19,8 +19,6 @@ from typing import Any, TypeVar
 
 import aio_pika
 import pytest
-from flashsale_operator.keda import CRD_NAME, Target, sales_of, scaled_object
-from flashsale_operator.scaling import Consumers, Scaler, ScaleResult
 from kubernetes_asyncio import client, config
 
 from app.infrastructure.amqp import declare_topology
@@ -29,6 +27,8 @@ from app.infrastructure.lua import Scripts
 from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.redis_client import make_redis
 from app.infrastructure.sale_cache import SaleCache
+from flashsale_operator.keda import CRD_NAME, Target, sales_of, scaled_object
+from flashsale_operator.scaling import Consumers, Scaler, ScaleResult
 from tests.kubernetes.conftest import ROOT, Account, Kube, wait_established
 from tests.pipeline.harness import publish
 from tests.support import World, delete_queues

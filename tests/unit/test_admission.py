@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from flashsale_operator.admission import spec_problems
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from flashsale_operator.config import OperatorConfig, Webhook
 
 from app.domain.errors import ConfigError
+from flashsale_operator.config import OperatorConfig, Webhook
 
 
 def test_defaults() -> None:

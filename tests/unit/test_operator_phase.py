@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from flashsale_operator.phase import Phase, Schedule, phase_at
 
 START = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flashsale_operator.scaling import Consumers
-from flashsale_operator.spec import CommoditySpec, Resource, SpecError, fixed_fields_changed, new_sale, parse_spec
 
 from app.domain.models import Sale
+from flashsale_operator.scaling import Consumers
+from flashsale_operator.spec import CommoditySpec, Resource, SpecError, fixed_fields_changed, new_sale, parse_spec
 
 SPEC: dict[str, Any] = {
     "commodity": {"name": "Mug", "description": "Blue", "priceCents": 1200},

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from app.application.sale_orders import OrderCounts, Outstanding
 from flashsale_operator.phase import Phase
 from flashsale_operator.status import Conditions, sale_status
-
-from app.application.sale_orders import OrderCounts, Outstanding
 
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
 

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from flashsale_operator.keda import SALES_ANNOTATION, SaleWindow, Target, cron_trigger, sales_of, scaled_object
 from flashsale_operator.scaling import Consumers, desired_replicas
 
