@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from app.config import Settings
+from flashsale_operator.config import OperatorConfig
 from tests.chart.conftest import ROOT, Helm, by_kind, containers, pod_spec
 
 COMPONENTS = ("api", "orders", "relay", "timeouts", "operator")
@@ -116,12 +117,14 @@ def _readme_settings() -> set[str]:
 
 
 def test_the_configuration_covers_the_readme_table_and_the_program_accepts_it(
-    rendered: dict[str, list[dict[str, Any]]],
+    helm: Helm, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
+    # The webhook's settings are set only where the webhook is on.
+    webhook = _env(_container(_deployments(helm.template(sets=["operator.webhook.enabled=true"]))["operator"]))
     for case in ("default", "production"):
         objects = rendered[case]
         config = by_kind(objects, "ConfigMap")["flashsale-config"]["data"]
-        reachable = set(config)
+        reachable = set(config) | set(webhook)
         for deployment in _deployments(objects).values():
             reachable |= set(_env(_container(deployment)))
         missing = _readme_settings() - NOT_FOR_A_CLUSTER - reachable
@@ -149,8 +152,16 @@ def test_services_reach_their_pods(rendered: dict[str, list[dict[str, Any]]]) ->
 def test_the_webhook_is_served_where_its_service_points(helm: Helm) -> None:
     objects = helm.template(sets=["operator.webhook.enabled=true"])
     operator = _container(_deployments(objects)["operator"])
-    assert operator["args"] == ["operator", "--namespace", "shop", "--webhook", "0.0.0.0:9443"]
+    assert operator["args"] == ["operator", "--namespace", "shop"]
     service = by_kind(objects, "Service")["flashsale-operator-webhook"]
-    assert _env(operator)["FLASHSALE_OPERATOR_WEBHOOK_HOST"] == "flashsale-operator-webhook.shop.svc"
+    env = _env(operator)
+    assert env["FLASHSALE_OPERATOR_WEBHOOK"] == "0.0.0.0:9443"
+    assert env["FLASHSALE_OPERATOR_WEBHOOK_HOST"] == "flashsale-operator-webhook.shop.svc"
+    # The operator's own parser takes them and means what the chart says.
+    config = OperatorConfig.from_env({k: v for k, v in env.items() if isinstance(v, str)})
+    assert config.webhook is not None
+    assert (config.webhook.addr, config.webhook.port) == ("0.0.0.0", 9443)
+    assert config.webhook.host == "flashsale-operator-webhook.shop.svc"
+    assert config.webhook.configuration == "shop-flashsale-operator.flashsale.io"
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
     assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in operator["ports"]

@@ -110,3 +110,11 @@ releases in two namespaces never share one.
 {{- define "flashsale.clusterName" -}}
 {{- printf "%s-%s" .Release.Namespace (include "flashsale.fullname" .) | trunc 46 | trimSuffix "-" }}-operator
 {{- end }}
+
+{{/*
+The ValidatingWebhookConfiguration kopf keeps for this release's operator (cluster-scoped: the namespace is in
+its name, through flashsale.clusterName); the role's patch rule names it.
+*/}}
+{{- define "flashsale.webhookConfigurationName" -}}
+{{- include "flashsale.clusterName" . }}.flashsale.io
+{{- end }}
