@@ -32,9 +32,19 @@ def test_lint_strict(helm: Helm, values: Path) -> None:
         ("extraConfig.PATH=/bin", "PATH"),
         ("stores.mysqlUrl=postgres://db/x", "mysqlUrl"),
         ("autoscaling.enabled=true,autoscaling.keda.enabled=true,autoscaling.keda.serverAddress=", "serverAddress"),
+        # The order writers the operator scales run in the release's namespace only (helm's "default" here).
+        ("operator.watchNamespace=other", "operator.watchNamespace"),
+        ("operator.watchNamespace=other,operator.clusterWide=true", "operator.watchNamespace"),
+        ("operator.watchNamespace=Not_A_Namespace", "watchNamespace"),
     ],
 )
 def test_bad_values_refused(helm: Helm, setting: str, named: str) -> None:
     done = helm.run("template", "flashsale", str(CHART), "--set", setting, check=False)
     assert done.returncode != 0, f"{setting} was accepted"
     assert named in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("watch", ["", "default"])
+def test_the_release_namespace_may_be_watched(helm: Helm, watch: str) -> None:
+    done = helm.run("template", "flashsale", str(CHART), "--set", f"operator.watchNamespace={watch}")
+    assert "--namespace\n            - \"default\"" in done.stdout

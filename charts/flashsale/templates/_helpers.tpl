@@ -87,10 +87,16 @@ The Secret that holds the JWT key and the stores' URLs: the one you name, or the
 {{- end }}
 
 {{/*
-The namespace the operator watches: the one given, or the release's.
+The namespace the operator watches: the release's. The operator scales the order writers' Deployment in each
+FlashSale's own namespace, and the chart makes it ("<fullname>-orders") in the release's only, so another
+namespace is refused rather than left with sales whose consumers never scale.
 */}}
 {{- define "flashsale.watchNamespace" -}}
-{{- default .Release.Namespace .Values.operator.watchNamespace }}
+{{- $watch := default .Release.Namespace .Values.operator.watchNamespace -}}
+{{- if ne $watch .Release.Namespace -}}
+{{- fail (printf "operator.watchNamespace (%s) must be empty or the release's namespace (%s): the order writers the operator scales run there only" $watch .Release.Namespace) -}}
+{{- end -}}
+{{- $watch -}}
 {{- end }}
 
 {{/*
