@@ -54,9 +54,17 @@ class OperatorProcess:
     """`flashsale operator --namespace NS` for a world, with its log in a file."""
 
     def __init__(
-        self, world: World, kube: Kube, namespace: str, *, kubeconfig: str | None = None, webhook: str | None = None
+        self,
+        world: World,
+        kube: Kube,
+        namespace: str,
+        *,
+        kubeconfig: str | None = None,
+        webhook: str | None = None,
+        cooldown_seconds: float = 5,
     ) -> None:
         self.world = world
+        self.cooldown_seconds = cooldown_seconds
         self.kube = kube
         self.kubeconfig = kubeconfig or kube.kubeconfig
         self.namespace = namespace
@@ -73,7 +81,7 @@ class OperatorProcess:
             "KUBECONFIG": self.kubeconfig,
             "FLASHSALE_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "FLASHSALE_OPERATOR_HEALTH_PORT": str(self.health_port),
-            "FLASHSALE_SCALE_COOLDOWN_SECONDS": "5",
+            "FLASHSALE_SCALE_COOLDOWN_SECONDS": str(self.cooldown_seconds),
             # The finalizer waits for open orders at most a sale's payment timeout and this.
             "FLASHSALE_OPERATOR_DRAIN_SLACK_SECONDS": "20",
         }
@@ -131,13 +139,14 @@ class OperatorProcess:
 @dataclass
 class PhaseWatch:
     """Watches one FlashSale (`kubectl get --watch`, one long-lived process) and records the moment each phase
-    first appeared in a row of events, and the latest object."""
+    first appeared in a row of events, every object seen (with its moment), and the latest object."""
 
     kube: Kube
     namespace: str
     name: str
     phases: list[tuple[float, str]] = field(default_factory=list)
     latest: dict[str, Any] | None = None
+    seen: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _proc: subprocess.Popen[str] | None = None
     _thread: threading.Thread | None = None
@@ -189,6 +198,7 @@ class PhaseWatch:
         with self._changed:
             if obj.get("kind") == "FlashSale":
                 self.latest = obj
+                self.seen.append((moment, obj))
             if phase and (not self.phases or self.phases[-1][1] != phase):
                 self.phases.append((moment, phase))
             self._changed.notify_all()
@@ -210,6 +220,21 @@ class PhaseWatch:
                 if left <= 0:
                     status = (self.latest or {}).get("status")
                     raise AssertionError(f"timed out after {timeout}s waiting for {what}; status: {status}")
+                self._changed.wait(min(left, 0.5))
+
+    def seen_by(self, check: Callable[[dict[str, Any]], Any], deadline: float, what: str) -> float:
+        """The moment (epoch seconds, when this watch saw it) an object with `check(object)` truthy first appeared;
+        fails unless that is at or before `deadline`, however late this is called."""
+        with self._changed:
+            while True:
+                moment = next((m for m, obj in self.seen if check(obj)), None)
+                if moment is not None:
+                    assert moment <= deadline, f"{what}: seen {moment - deadline:.3f}s after its bound"
+                    return moment
+                left = deadline - time.time()
+                if left <= 0:
+                    status = (self.latest or {}).get("status")
+                    raise AssertionError(f"{what}: not seen by its bound; status: {status}")
                 self._changed.wait(min(left, 0.5))
 
     def wait_phase(self, phase: str, timeout: float) -> float:
