@@ -224,8 +224,7 @@ async def tick(op: Operator, ref: Resource, spec: Mapping[str, Any], status: Map
         delay = await advance(op, ref, spec, status)
     except TEMPORARY as error:
         metrics.RECONCILES.labels("error").inc()
-        await _report_unreachable(op, ref, str(error))
-        return TICK_SECONDS
+        return await _report_unreachable(op, ref, spec, str(error))
     except Exception:
         metrics.RECONCILES.labels("error").inc()
         log.exception("tick of %s/%s failed", ref.namespace, ref.name)
@@ -234,14 +233,28 @@ async def tick(op: Operator, ref: Resource, spec: Mapping[str, Any], status: Map
     return delay
 
 
-async def _report_unreachable(op: Operator, ref: Resource, message: str) -> None:
+async def _report_unreachable(op: Operator, ref: Resource, spec: Mapping[str, Any], message: str) -> float:
+    """A store is down: say so, and keep the phase moving by the clock (a sale down in its live window must still
+    reach Ended at endsAt). The phase is recomputed from the sale last seen and the operator's clock, with the
+    last stock known. Returns the seconds until the next tick."""
     record = op.record(ref)
+    delay = TICK_SECONDS
     try:
         async with record.lock:
-            record.conditions.set(STORES, False, "Unreachable", message, _now())
+            now = _now()
+            if record.sale is not None and record.failure is None:
+                schedule = Schedule.of(record.sale.starts_at, record.sale.ends_at, _lead(spec))
+                stock = record.stock_left if record.stock_left is not None else record.sale.stock_left
+                loaded = record.phase in (Phase.PREHEATED, Phase.ACTIVE, Phase.SOLD_OUT) or not op.use_cache
+                record.phase = phase_at(schedule, now, stock_left=stock, preheated=loaded)
+                upcoming = schedule.next_change(now)
+                if upcoming is not None:
+                    delay = max(0.01, min(TICK_SECONDS, (upcoming - now).total_seconds() + 0.005))
+            record.conditions.set(STORES, False, "Unreachable", message, now)
             await op.publish(ref, record)
     except Exception as error:  # the Kubernetes API may be down too; the next tick tries again
         log.warning("could not report %s/%s unreachable: %s", ref.namespace, ref.name, error)
+    return delay
 
 
 async def follow(
