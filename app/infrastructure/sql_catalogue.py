@@ -145,8 +145,11 @@ async def sale_by_key(cur: Any, external_key: str) -> Sale | None:
 
 
 async def end_sale(cur: Any, sale_id: int, at: datetime) -> None:
-    """Move the sale's end to `at` if that is earlier."""
-    await cur.execute("UPDATE sales SET ends_at = LEAST(ends_at, %s) WHERE id = %s", (naive_utc(at), sale_id))
+    """Move the sale's end to `at` if that is earlier, never before its start (a sale ended before it opened ends
+    at its start: it never opens, and its window stays a window)."""
+    await cur.execute(
+        "UPDATE sales SET ends_at = GREATEST(starts_at, LEAST(ends_at, %s)) WHERE id = %s", (naive_utc(at), sale_id)
+    )
 
 
 async def list_sales(cur: Any, limit: int, before_id: int | None) -> list[Sale]:

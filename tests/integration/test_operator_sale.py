@@ -181,3 +181,19 @@ async def test_finalize_ends_the_sale_and_removes_its_cache(operators: list[Oper
     ended = await op.catalogue.sale(view.sale.id)
     assert ended.status.value == "ended"
     await finalize(op, ref, spec(), waited_seconds=0)  # a re-run after a crash finds nothing more to do
+
+
+async def test_a_sale_ended_before_its_start_ends_at_its_start(operators: list[Operator], world: World) -> None:
+    """Ending a sale that has not opened yet never puts its end before its start."""
+    op = operators[0]
+    ref = resource("later")
+    starts, ends = window(600, 3600)
+    view = await apply_spec(op, ref, spec(startsAt=starts, endsAt=ends), 1)
+    ended = await op.catalogue.end_sale(view.sale.id)
+    assert ended.sale.ends_at == ended.sale.starts_at == view.sale.starts_at
+    with Db(world) as db:
+        assert db.value("SELECT ends_at >= starts_at FROM sales WHERE id = %s", view.sale.id) == 1
+    # A sale that is open ends now, as before.
+    live = await apply_spec(op, resource("open"), spec(), 1)
+    cut = await op.catalogue.end_sale(live.sale.id)
+    assert live.sale.starts_at < cut.sale.ends_at < live.sale.ends_at
