@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -75,6 +76,7 @@ class _Need:
     replicas: int
     low_since: float | None
     at: float
+    bounds: Consumers  # the sale's spec.consumers, for when it is the last one removed
 
 
 class Scaler:
@@ -148,10 +150,39 @@ class Scaler:
 
     async def remove(self, *, namespace: str, name: str) -> None:
         """Forget the sale: it no longer counts for the Deployment, and leaves the ScaledObject (the last one
-        deletes it). Raises the Kubernetes API's errors, so a finalizer can retry."""
-        self._needs.get(namespace, {}).pop(name, None)
+        deletes it). When it was the namespace's last sale, nothing would size the Deployment again, so it is
+        left at what the queue needs now, at least 1 (orders may still arrive or be redelivered) and at most
+        the sale's maxReplicas. Raises the Kubernetes API's errors, so a finalizer can retry."""
+        needs = self._needs.get(namespace, {})
+        gone = needs.pop(name, None)
         if await self._keda_on():
             await self._keda.drop_sale(namespace, name, datetime.now().astimezone())
+            return
+        # A sale this process never sized (e.g. removed just after a restart) leaves the Deployment alone: the
+        # bounds are unknown, and the namespace's other sales, if any, size it at their next reconcile.
+        if gone is None or any(time.time() - n.at <= STALE_SECONDS for n in needs.values()):
+            return
+        async with self._locks.setdefault(namespace, asyncio.Lock()):
+            await self._settle(namespace, gone.bounds)
+
+    async def _settle(self, namespace: str, bounds: Consumers) -> None:
+        """The Deployment after its last sale: max(1, ceil(depth / messagesPerReplica)), at most maxReplicas; its
+        current replicas (within those bounds) when the queue depth cannot be read."""
+        current = await self._read_replicas(namespace)
+        if current is None:
+            return
+        high = max(bounds.max_replicas, 1)
+        queue = await self._depth.stats(self._queue)
+        if queue is None:
+            wanted = min(max(current, 1), high)
+        else:
+            depth = queue.ready + queue.unacknowledged
+            wanted = min(max(1, math.ceil(depth / max(bounds.messages_per_replica, 1))), high)
+        if wanted != current:
+            await self._apps.patch_namespaced_deployment_scale(
+                self._deployment, namespace, {"spec": {"replicas": wanted}}
+            )
+            log.info("last sale of %s gone: %s from %d to %d replicas", namespace, self._deployment, current, wanted)
 
     async def _keda_on(self) -> bool:
         return await self._keda.installed() if self._use_keda is None else self._use_keda
@@ -176,7 +207,7 @@ class Scaler:
         if counts is None:
             # Blind: keep what runs, but still within the bounds (pre-scaling at preheat must not wait on RabbitMQ).
             wanted = min(max(current, bounds.min_replicas), max(bounds.max_replicas, bounds.min_replicas))
-            needs[name] = _Need(wanted, None, now)
+            needs[name] = _Need(wanted, None, now, bounds)
         else:
             ready, unacked = counts
             previous = needs.get(name)
@@ -189,7 +220,7 @@ class Scaler:
                 now,
                 self._cooldown,
             )
-            needs[name] = _Need(replicas, low_since, now)
+            needs[name] = _Need(replicas, low_since, now, bounds)
         wanted = max(n.replicas for n in needs.values() if now - n.at <= STALE_SECONDS)
         if wanted != current:
             await self._apps.patch_namespaced_deployment_scale(

@@ -293,6 +293,31 @@ async def test_sales_of_a_namespace_share_the_deployment_at_the_largest_need(
     assert deployment_replicas(kube, namespace) == 1
 
 
+async def test_the_last_sale_removed_leaves_the_consumers_the_queue_needs(
+    kube: Kube, namespace: str, operator_api: client.ApiClient, rig: Rig
+) -> None:
+    """Nothing sizes the Deployment once its namespace's last sale is gone: it is left at max(1, ceil(depth /
+    messagesPerReplica)) within that sale's maxReplicas, not at whatever the sale last needed."""
+    consumer_deployment(kube, namespace, replicas=0)
+    scaler = scaler_for(operator_api, rig)
+    first = Sale(scaler, namespace, "first", Consumers(1, 4, 10))
+    await send(rig, 25)
+    await first.until(lambda r: r.replicas == 3, "3 replicas for 25 messages")
+    await drain(rig)
+    await counts_are(rig, 0, 0)
+    await scaler.remove(namespace=namespace, name="first")  # within the cooldown: the sale alone would keep 3
+    assert deployment_replicas(kube, namespace) == 1
+
+    second = Sale(scaler, namespace, "second", Consumers(1, 2, 10))
+    await send(rig, 45)
+    await counts_are(rig, 45, 0)
+    assert (await second.reconcile()).replicas == 2
+    await scaler.remove(namespace=namespace, name="second")
+    assert deployment_replicas(kube, namespace) == 2  # ceil(45 / 10) = 5, at most its maxReplicas
+    await drain(rig)
+    await counts_are(rig, 0, 0)
+
+
 async def test_a_missing_deployment_is_a_condition(namespace: str, operator_api: client.ApiClient, rig: Rig) -> None:
     result = await Sale(scaler_for(operator_api, rig), namespace, "lonely", Consumers()).reconcile()
     assert (result.replicas, result.mode) == (None, "deployment")
