@@ -44,7 +44,8 @@ def test_bad_values_refused(helm: Helm, setting: str, named: str) -> None:
     assert named in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("watch", ["", "default"])
+@pytest.mark.parametrize("watch", ["", "shop"])
 def test_the_release_namespace_may_be_watched(helm: Helm, watch: str) -> None:
-    done = helm.run("template", "flashsale", str(CHART), "--set", f"operator.watchNamespace={watch}")
-    assert "--namespace\n            - \"default\"" in done.stdout
+    objects = helm.template(sets=[f"operator.watchNamespace={watch}"])
+    (operator,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "flashsale-operator"]
+    assert operator["spec"]["template"]["spec"]["containers"][0]["args"] == ["operator", "--namespace", "shop"]
