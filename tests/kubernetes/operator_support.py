@@ -222,12 +222,12 @@ class PhaseWatch:
                     raise AssertionError(f"timed out after {timeout}s waiting for {what}; status: {status}")
                 self._changed.wait(min(left, 0.5))
 
-    def seen_by(self, check: Callable[[dict[str, Any]], Any], deadline: float, what: str) -> float:
-        """The moment (epoch seconds, when this watch saw it) an object with `check(object)` truthy first appeared;
-        fails unless that is at or before `deadline`, however late this is called."""
+    def seen_by(self, check: Callable[[dict[str, Any]], Any], deadline: float, what: str, since: float = 0.0) -> float:
+        """The moment (epoch seconds, when this watch saw it) an object with `check(object)` truthy first appeared
+        at or after `since`; fails unless that is at or before `deadline`, however late this is called."""
         with self._changed:
             while True:
-                moment = next((m for m, obj in self.seen if check(obj)), None)
+                moment = next((m for m, obj in self.seen if m >= since and check(obj)), None)
                 if moment is not None:
                     assert moment <= deadline, f"{what}: seen {moment - deadline:.3f}s after its bound"
                     return moment

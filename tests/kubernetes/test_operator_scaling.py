@@ -108,9 +108,10 @@ def test_the_operator_scales_the_consumers_up_with_the_queue_and_down_after_the_
             asyncio.run(_topology(quiet_world, purge=True))
             purged = time.time()
             fell = watch.seen_by(
-                lambda o: o["status"].get("consumerReplicas") == MIN,
+                lambda o: (o.get("status") or {}).get("consumerReplicas") == MIN,
                 purged + COOLDOWN + STATS_WAIT,
                 "the minimum again in status",
+                since=purged,
             )
             assert fell - purged >= COOLDOWN, f"scaled down {fell - purged:.1f}s after the purge, before the cooldown"
             wait_until(lambda: replicas() == MIN, 5, "the Deployment back at its minimum")
