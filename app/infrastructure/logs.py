@@ -106,12 +106,13 @@ class _Counter(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        from app.infrastructure.metrics import LOG_MESSAGES  # here: after the CLI chose the metrics mode
-
-        self._metric = LOG_MESSAGES
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._metric.labels(record.levelname.lower(), record.name).inc()
+        # Imported at the first count, not at setup: logging is set up before `flashsale api` chooses the
+        # metrics' multi-process mode, which must come before the metrics module is first imported.
+        from app.infrastructure.metrics import LOG_MESSAGES
+
+        LOG_MESSAGES.labels(record.levelname.lower(), record.name).inc()
 
 
 def setup_logging(log_format: str = "text", level: str = "INFO") -> None:
