@@ -87,12 +87,10 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
     """Run the FlashSale operator: each FlashSale resource becomes a sale, run through its phases."""
     from app.bootstrap import check_stores
     from app.domain.errors import ConfigError
-    from app.infrastructure.logs import setup_logging
     from flashsale_operator.config import OperatorConfig
     from flashsale_operator.main import run_operator
 
     cfg = settings(require_secret=False)
-    setup_logging(cfg.log_format)
     try:
         config = OperatorConfig.from_env(webhook=webhook)
     except ConfigError as exc:
