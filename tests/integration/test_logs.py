@@ -79,7 +79,7 @@ def test_migrate_logs_json_lines_only() -> None:
     world.env.pop("FLASHSALE_JWT_SECRET")
     try:
         done = world.cli("migrate")
-        assert done.stdout.startswith("applied 1 migration(s)"), done.stdout
+        assert done.stdout.startswith("applied ") and "0001_schema" in done.stdout, done.stdout
         lines = json_lines(done.stderr)
         assert {line["logger"] for line in lines} == {"yoyo.migrations"}, lines
         assert "Applying 0001_schema" in [line["message"] for line in lines]
