@@ -1,9 +1,11 @@
 # flashsale: one image for every role; the command picks it (the entry point is `flashsale`):
 #   api --host 0.0.0.0 (the default) · worker orders|relay|timeouts|all · operator · migrate
 # Build it with `bash scripts/image`: no base image can be pulled here, so that script makes BASE from Debian's
-# packages (debootstrap of bookworm with its Python 3.11; the tag is a hash of the recipe, which the script checks
-# against this line) and builds the wheels of the project and its dependencies on the host into dist/wheels.
-ARG BASE=localhost/flashsale-base:bookworm-f401de287208
+# packages (debootstrap of bookworm with its Python 3.11, upgraded from bookworm-updates and bookworm-security; the
+# tag is a hash of the recipe, which the script checks against this line; the base's label
+# org.opencontainers.image.base.packages-digest, which this image inherits, names its package list) and builds
+# the wheels of the project and its dependencies on the host into dist/wheels.
+ARG BASE=localhost/flashsale-base:bookworm-cad9ab312b66
 
 FROM ${BASE} AS build
 ARG VERSION
@@ -18,7 +20,9 @@ ARG VERSION
 LABEL org.opencontainers.image.title="flashsale" \
       org.opencontainers.image.description="Flash-sale backend: API, order pipeline workers, operator, migrations" \
       org.opencontainers.image.version="${VERSION}"
-RUN groupadd --gid 10001 flashsale \
+# python3-venv's pip and setuptools wheels (for ensurepip) serve only the build stage's venv.
+RUN rm -rf /usr/share/python-wheels \
+    && groupadd --gid 10001 flashsale \
     && useradd --uid 10001 --gid flashsale --no-log-init --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin flashsale
 # Owned by root and read-only to the user; compiled at install, so nothing writes bytecode at run time.

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,9 +94,7 @@ class Settings:
         namespace = env.get("FLASHSALE_NAMESPACE", "fs")
         if not namespace.replace("_", "").replace("-", "").isalnum() or len(namespace) > 32:
             raise ConfigError("FLASHSALE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_-]")
-        log_format = env.get("FLASHSALE_LOG_FORMAT") or cls.log_format
-        if log_format not in ("text", "json"):
-            raise ConfigError(f"FLASHSALE_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        log_format = log_format_from_env(env)
         return cls(
             redis_url=url(env, "FLASHSALE_REDIS_URL", cls.redis_url, ("redis", "rediss", "unix"), redis_parse_url),
             amqp_url=url(env, "FLASHSALE_AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
@@ -124,3 +123,11 @@ class Settings:
             forwarded_allow_ips=networks(env, "FLASHSALE_FORWARDED_ALLOW_IPS"),
             log_format=log_format,
         )
+
+
+def log_format_from_env(env: Mapping[str, str]) -> str:
+    """FLASHSALE_LOG_FORMAT alone: every command sets its logging up before it reads (or needs) the rest."""
+    log_format = env.get("FLASHSALE_LOG_FORMAT") or Settings.log_format
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"FLASHSALE_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+    return log_format

@@ -10,10 +10,11 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from monitoring import operations_dashboard, sale_dashboard
-from monitoring.rules import rule_groups
+from monitoring.rules import operator_rule_groups, rule_groups
 
 FILES = "charts/flashsale/files"
 RULES = f"{FILES}/rules/flashsale.rules.yaml"
+OPERATOR_RULES = f"{FILES}/rules/flashsale-operator.rules.yaml"  # the chart adds it with operator.enabled
 DASHBOARDS = {
     f"{FILES}/dashboards/flashsale-sale.json": sale_dashboard.build,
     f"{FILES}/dashboards/flashsale-operations.json": operations_dashboard.build,
@@ -33,8 +34,8 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-def rules_text() -> str:
-    return HEADER + yaml.dump(rule_groups(), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+def rules_text(groups: dict[str, Any]) -> str:
+    return HEADER + yaml.dump(groups, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
 def dashboard_json(build: Any) -> dict[str, Any]:
@@ -49,4 +50,8 @@ def dashboard_text(build: Any) -> str:
 
 
 def artefacts() -> dict[str, str]:
-    return {RULES: rules_text(), **{path: dashboard_text(build) for path, build in DASHBOARDS.items()}}
+    return {
+        RULES: rules_text(rule_groups()),
+        OPERATOR_RULES: rules_text(operator_rule_groups()),
+        **{path: dashboard_text(build) for path, build in DASHBOARDS.items()},
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 
 from monitoring.panels import NS, RATE, board, datasource_variable, graph, namespace_variable, query
+from monitoring.rules import COMPONENT
 
 CONTAINERS = f'{NS}, container=~"api|orders|relay|timeouts|operator"'
 
@@ -15,14 +16,14 @@ def build() -> dash.Dashboard:
     return (
         board("flashsale-operations", "flashsale / operations", "flashsale's processes, pools, errors and operator.")
         .with_variable(datasource_variable())
-        .with_variable(namespace_variable('up{component=~".+"}'))
+        .with_variable(namespace_variable(f'up{{{COMPONENT}=~".+"}}'))
         .with_row(dash.Row("Processes"))
         .with_panel(
             graph(
                 "Targets up",
                 "Scraped processes that answer, by component.",
                 "short",
-                query(f'sum by (component) (up{{{NS}, component=~".+"}})', "{{component}}"),
+                query(f'sum by ({COMPONENT}) (up{{{NS}, {COMPONENT}=~".+"}})', f"{{{{{COMPONENT}}}}}"),
                 width=8,
             )
         )
@@ -81,9 +82,9 @@ def build() -> dash.Dashboard:
                 "Share of each pool's connections in use, per component (1 = a process waits for a connection).",
                 "percentunit",
                 query(
-                    f'sum by (component, pool) (flashsale_pool_connections{{{NS}, state="in_use"}})'
-                    f" / sum by (component, pool) (flashsale_pool_max_connections{{{NS}}})",
-                    "{{component}} {{pool}}",
+                    f'sum by ({COMPONENT}, pool) (flashsale_pool_connections{{{NS}, state="in_use"}})'
+                    f" / sum by ({COMPONENT}, pool) (flashsale_pool_max_connections{{{NS}}})",
+                    f"{{{{{COMPONENT}}}}} {{{{pool}}}}",
                 ),
             )
         )
@@ -93,8 +94,8 @@ def build() -> dash.Dashboard:
                 "Connections each component holds, by pool and state.",
                 "short",
                 query(
-                    f"sum by (component, pool, state) (flashsale_pool_connections{{{NS}}})",
-                    "{{component}} {{pool}} {{state}}",
+                    f"sum by ({COMPONENT}, pool, state) (flashsale_pool_connections{{{NS}}})",
+                    f"{{{{{COMPONENT}}}}} {{{{pool}}}} {{{{state}}}}",
                 ),
             )
         )
@@ -117,8 +118,8 @@ def build() -> dash.Dashboard:
                 "Log lines at warning and above per second, by component, level and logger.",
                 "short",
                 query(
-                    f"sum by (component, level, logger) (rate(flashsale_log_messages_total{{{NS}}}[{RATE}]))",
-                    "{{component}} {{level}} {{logger}}",
+                    f"sum by ({COMPONENT}, level, logger) (rate(flashsale_log_messages_total{{{NS}}}[{RATE}]))",
+                    f"{{{{{COMPONENT}}}}} {{{{level}}}} {{{{logger}}}}",
                 ),
                 width=8,
             )

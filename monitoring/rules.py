@@ -1,5 +1,10 @@
 """The Prometheus recording rules and alerts, as data. Every series is aggregated by `namespace` (the
 Kubernetes namespace the ServiceMonitors give each target), so one Prometheus can watch several releases.
+Targets are told apart by `flashsale_component` (api, orders, relay, timeouts, operator), the label the
+chart's ServiceMonitors set: a name of flashsale's own, which no other exporter's `component` label can match.
+
+The operator's alerts are a group of their own (`OPERATOR_ALERTS`), which the chart renders only with the
+operator (`operator.enabled`): without one, "no operator scraped" is how it should be, not an outage.
 
 Each alert has a severity, a summary, a description and a runbook: a section of the README whose anchor is
 the alert's name in lower case (`runbook_url`)."""
@@ -30,6 +35,13 @@ class Alert:
     @property
     def anchor(self) -> str:
         return self.alert.lower()
+
+
+COMPONENT = "flashsale_component"
+
+
+def _up(component: str) -> str:
+    return f'up{{{COMPONENT}="{component}"}}'
 
 
 def _quantile(q: float, buckets: str, by: str = "namespace") -> str:
@@ -167,8 +179,32 @@ ALERTS = [
         "(orders) or timeout worker (timeouts) is connected.",
     ),
     Alert(
+        "FlashsaleTargetDown",
+        f'up{{{COMPONENT}=~"api|orders|relay|timeouts"}} == 0',
+        "5m",
+        "warning",
+        f"{{{{ $labels.{COMPONENT} }}}} pod {{{{ $labels.pod }}}} cannot be scraped",
+        f"Prometheus could not scrape {{{{ $labels.instance }}}} ({{{{ $labels.{COMPONENT} }}}}) for 5 minutes: "
+        "the process is down, hung or unreachable.",
+    ),
+    Alert(
+        "FlashsaleTimeoutWorkerAbsent",
+        # Every sampled gauge (queues, consumers, overdue timeouts, invariants) comes from the timeout worker's
+        # process: without one, the alerts on them cannot fire, and TargetDown has no target to find down.
+        f"count by (namespace) ({_up('api')} == 1)\n"
+        f"unless on (namespace)\ncount by (namespace) ({_up('timeouts')} == 1)",
+        "2m",
+        "critical",
+        "The API runs in {{ $labels.namespace }} but no timeout worker is scraped",
+        "No timeout worker has answered a scrape for 2 minutes while the API serves: unpaid orders are not "
+        "cancelled, and nothing samples the queues, stock and invariants, so the alerts on them are blind.",
+    ),
+]
+
+OPERATOR_ALERTS = [
+    Alert(
         "FlashsaleOperatorDown",
-        'max by (namespace) (up{component="operator"}) == 0\nor\nabsent(up{component="operator"})',
+        f"max by (namespace) ({_up('operator')}) == 0\nor\nabsent({_up('operator')})",
         "5m",
         "critical",
         "The flashsale operator is down",
@@ -183,39 +219,36 @@ ALERTS = [
         "The flashsale operator keeps failing to reconcile in {{ $labels.namespace }}",
         "Reconciles have ended in errors for 10 minutes; the FlashSale resources' conditions say why.",
     ),
-    Alert(
-        "FlashsaleTargetDown",
-        'up{component=~"api|orders|relay|timeouts"} == 0',
-        "5m",
-        "warning",
-        "{{ $labels.component }} pod {{ $labels.pod }} cannot be scraped",
-        "Prometheus could not scrape {{ $labels.instance }} ({{ $labels.component }}) for 5 minutes: the process "
-        "is down, hung or unreachable.",
-    ),
 ]
 
 
+def _alert_rules(alerts: list[Alert]) -> list[dict[str, Any]]:
+    return [
+        {
+            "alert": a.alert,
+            "expr": a.expr,
+            "for": a.for_,
+            "labels": {"severity": a.severity},
+            "annotations": {
+                "summary": a.summary,
+                "description": a.description,
+                "runbook_url": f"{RUNBOOK_BASE}#{a.anchor}",
+            },
+        }
+        for a in alerts
+    ]
+
+
 def rule_groups() -> dict[str, Any]:
-    """The rules in Prometheus' rule-file layout (also the `spec` of a PrometheusRule)."""
+    """The rules in Prometheus' rule-file layout (also the `spec` of a PrometheusRule), without the operator's."""
     return {
         "groups": [
             {"name": "flashsale.rules", "rules": [{"record": r.record, "expr": r.expr} for r in RECORDS]},
-            {
-                "name": "flashsale.alerts",
-                "rules": [
-                    {
-                        "alert": a.alert,
-                        "expr": a.expr,
-                        "for": a.for_,
-                        "labels": {"severity": a.severity},
-                        "annotations": {
-                            "summary": a.summary,
-                            "description": a.description,
-                            "runbook_url": f"{RUNBOOK_BASE}#{a.anchor}",
-                        },
-                    }
-                    for a in ALERTS
-                ],
-            },
+            {"name": "flashsale.alerts", "rules": _alert_rules(ALERTS)},
         ]
     }
+
+
+def operator_rule_groups() -> dict[str, Any]:
+    """The operator's alerts, a rule file of their own: rendered only where an operator runs."""
+    return {"groups": [{"name": "flashsale.operator.alerts", "rules": _alert_rules(OPERATOR_ALERTS)}]}

@@ -7,12 +7,13 @@ import tempfile
 
 import click
 
-from app.cli.runtime import run, settings
+from app.cli.runtime import run, settings, setup_command_logging
 
 
 @click.group()
 def main() -> None:
     """flashsale: a flash-sale backend (Redis Lua reservation, RabbitMQ order pipeline, MariaDB truth)."""
+    setup_command_logging()
 
 
 @main.command()
@@ -42,10 +43,8 @@ def api(host: str, port: int, workers: int) -> None:
         # metrics module, or this process (the only server process with --workers 1) would count in memory.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
     from app.bootstrap import check_stores
-    from app.infrastructure.logs import setup_logging
 
     cfg = settings()
-    setup_logging(cfg.log_format)
     run(check_stores(cfg))
     uvicorn.run(
         "app.api.app:create_app",
@@ -71,12 +70,9 @@ def api(host: str, port: int, workers: int) -> None:
 @click.argument("kind", type=click.Choice(["orders", "timeouts", "relay", "all"]), default="all")
 def worker(kind: str) -> None:
     """Run the order pipeline's workers: the relay, the order writers, the payment timeouts, or all."""
-    from app.infrastructure.logs import setup_logging
     from app.workers.runner import run_workers
 
-    cfg = settings(require_secret=False)
-    setup_logging(cfg.log_format)
-    run(run_workers(cfg, kind))
+    run(run_workers(settings(require_secret=False), kind))
 
 
 @main.command("operator")
@@ -91,12 +87,10 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
     """Run the FlashSale operator: each FlashSale resource becomes a sale, run through its phases."""
     from app.bootstrap import check_stores
     from app.domain.errors import ConfigError
-    from app.infrastructure.logs import setup_logging
     from flashsale_operator.config import OperatorConfig
     from flashsale_operator.main import run_operator
 
     cfg = settings(require_secret=False)
-    setup_logging(cfg.log_format)
     try:
         config = OperatorConfig.from_env(webhook=webhook)
     except ConfigError as exc:

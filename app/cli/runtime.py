@@ -1,17 +1,28 @@
-"""Shared pieces of the command line: settings with one-line errors, running a coroutine."""
+"""Shared pieces of the command line: logging, settings with one-line errors, running a coroutine."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import click
 
-from app.config import Settings
+from app.config import Settings, log_format_from_env
 from app.domain.errors import ConfigError, DomainError, ServiceUnavailable
 
 T = TypeVar("T")
+
+
+def setup_command_logging() -> None:
+    """Every command's logging, before the command runs (JSON lines for a migration Job too)."""
+    from app.infrastructure.logs import setup_logging
+
+    try:
+        setup_logging(log_format_from_env(os.environ))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def settings(*, require_secret: bool = True) -> Settings:

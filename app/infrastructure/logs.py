@@ -13,14 +13,32 @@ import sys
 import time
 from typing import Any
 
-# What must never reach a log line, and what it becomes instead.
-_SCRUB = [
+# What must never reach a log line, and what it becomes instead. The patterns also run over a dumped JSON
+# line, so none of them consumes a string's closing quote, and an escaped quote (\") counts as a quote.
+_SECRET_NAMES = "password|passwd|secret|token|authorization"
+_SECRET_KEY = re.compile(rf"(?i)(?:.*[^a-z])?(?:{_SECRET_NAMES})")
+_KEYED = re.compile(
+    rf"""(?ix)(?<![a-z])({_SECRET_NAMES})
+    (\\?["']?\s*[=:]\s*)                                # the key's closing quote, if any, and = or :
+    (?:(\\?["'])((?:(?!\3)(?:\\.|[^"\\]))*)\3     # a quoted value, to its closing quote
+      |(?:\[redacted[^]]*]|[^\s,;&"\\}}\]])+)         # or a bare one (to a JSON object's end)"""
+)
+
+
+def _keyed(match: re.Match[str]) -> str:
+    # A bare value after a quoted key (JSON's `"secret": 12345`) becomes a string, so JSON stays JSON.
+    quote = match.group(3) or ('"' if match.group(2).startswith('"') else "")
+    return f"{match.group(1)}{match.group(2)}{quote}[redacted]{quote}"
+
+
+_SCRUB: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-token]"),
-    (re.compile(r"\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@"), r"\1:[redacted]@"),
-    (re.compile(r"(?i)(?<![a-z])(password|passwd|secret|token|authorization)(\s*[=:]\s*)[^\s,;&]+"), r"\1\2[redacted]"),
+    # A URL's password runs to the last @ before the host: a password may hold an @ of its own.
+    (re.compile(r"""(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s"\\]*):(?:\\.|[^\s"\\])*@"""), r"\1:[redacted]@"),
+    (_KEYED, _keyed),
 ]
-_QUIET = ("aio_pika", "aiormq", "httpx", "httpcore")
+QUIET = ("aio_pika", "aiormq", "httpx", "httpcore")
 
 
 def scrub(text: str) -> str:
@@ -34,6 +52,15 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return dict(fields) if isinstance(fields, dict) else {}
 
 
+def _keys_redacted(value: Any) -> Any:
+    """A field's value with whatever sits under a secret's key (`{"password": [...]}`) replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if _SECRET_KEY.fullmatch(str(k)) else _keys_redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_keys_redacted(v) for v in value]
+    return value
+
+
 def _when(record: logging.LogRecord) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
@@ -44,14 +71,20 @@ class JsonFormatter(logging.Formatter):
             "time": _when(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": scrub(record.getMessage()),
+            "message": record.getMessage(),
             "pid": record.process,
         }
-        for key, value in _fields(record).items():
-            line.setdefault(key, scrub(value) if isinstance(value, str) else value)
+        for key, value in _keys_redacted(_fields(record)).items():
+            line.setdefault(key, value)
         if record.exc_info:
-            line["exception"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(line, default=lambda value: scrub(str(value)))
+            line["exception"] = self.formatException(record.exc_info)
+        # Scrubbed as text, so strings inside lists and dicts are scrubbed too.
+        text = scrub(json.dumps(line, default=str))
+        try:
+            json.loads(text)
+        except ValueError:  # a bare secret (`"secret": 12345`) became `[redacted]`: keep the line one object
+            text = json.dumps({key: line[key] for key in ("time", "level", "logger", "pid")} | {"message": text})
+        return text
 
 
 class TextFormatter(logging.Formatter):
@@ -73,12 +106,13 @@ class _Counter(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        from app.infrastructure.metrics import LOG_MESSAGES  # here: after the CLI chose the metrics mode
-
-        self._metric = LOG_MESSAGES
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._metric.labels(record.levelname.lower(), record.name).inc()
+        # Imported at the first count, not at setup: logging is set up before `flashsale api` chooses the
+        # metrics' multi-process mode, which must come before the metrics module is first imported.
+        from app.infrastructure.metrics import LOG_MESSAGES
+
+        LOG_MESSAGES.labels(record.levelname.lower(), record.name).inc()
 
 
 def setup_logging(log_format: str = "text", level: str = "INFO") -> None:
@@ -91,6 +125,6 @@ def setup_logging(log_format: str = "text", level: str = "INFO") -> None:
     root.addHandler(out)
     root.addHandler(_Counter())
     root.setLevel(level)
-    for name in _QUIET:
+    for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)

@@ -5,6 +5,7 @@ the workers through `buildah run`, and the API again on a read-only root filesys
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -55,6 +56,33 @@ def test_there_is_no_compiler_and_no_pip(rootfs: Path) -> None:
     assert found == []
     assert not list((rootfs / "usr/lib").glob("gcc/*/*/cc1*"))  # the compiler proper
     assert (rootfs / "opt/flashsale/bin/flashsale").is_file()
+    # Nor pip or setuptools as wheels anywhere (python3-venv brings them, for ensurepip).
+    wheels = [str(p) for pattern in ("pip-*.whl", "setuptools-*.whl") for p in rootfs.rglob(pattern)]
+    assert wheels == []
+
+
+def installed_packages(rootfs: Path) -> str:
+    """`package=version` of every installed Debian package, one a line in byte order (what scripts/image hashes)."""
+    stanzas = (rootfs / "var/lib/dpkg/status").read_text().split("\n\n")
+    found = []
+    for stanza in stanzas:
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
+        if fields.get("Status", "").endswith(" installed"):
+            found.append(f"{fields['Package']}={fields['Version']}")
+    return "".join(f"{line}\n" for line in sorted(found))
+
+
+def test_its_label_names_the_digest_of_its_debian_packages(image_config: dict, rootfs: Path) -> None:
+    listed = installed_packages(rootfs)
+    assert "python3.11=" in listed and "libssl3=" in listed
+    digest = "sha256:" + hashlib.sha256(listed.encode()).hexdigest()
+    assert image_config["Labels"]["org.opencontainers.image.base.packages-digest"] == digest
+
+
+def test_the_base_has_debians_updates_and_security_fixes(rootfs: Path) -> None:
+    sources = (rootfs / "etc/apt/sources.list").read_text().split("\n")
+    suites = {line.split()[2] for line in sources if line.startswith("deb ")}
+    assert suites == {"bookworm", "bookworm-updates", "bookworm-security"}, sources
 
 
 def test_its_user_can_write_nothing_outside_the_temporary_folders(container: str) -> None:

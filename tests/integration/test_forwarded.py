@@ -1,6 +1,8 @@
 """The per-address rate limit behind a proxy: X-Forwarded-For names the shopper only when the connection comes from
 a proxy listed in FLASHSALE_FORWARDED_ALLOW_IPS; from any other peer the header is ignored and the peer's own
-address counts (so a shopper cannot pick a fresh address per request)."""
+address counts (so a shopper cannot pick a fresh address per request). Along a chain of proxies, the shopper is
+the right-most address that is not a trusted proxy (uvicorn's rule): what the shopper wrote before it is ignored.
+Which address was counted is read from the sale's rate-limit hash in Redis (`a|ADDRESS` fields)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import secrets
 
 import httpx
 import pytest
+import redis
 
+from app.infrastructure.keys import Names
 from tests.support import World, make_sale
 
 LIMIT = 2  # purchases per second per address
@@ -29,6 +33,16 @@ def buy_from(base: str, world: World, sale: dict, forwarded_for: list[str]) -> l
     return statuses
 
 
+def counted_addresses(world: World, sale: dict) -> set[str]:
+    """The client addresses the sale's per-address limit has counted so far."""
+    client = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        fields = client.hkeys(Names(world.namespace).sale(int(sale["id"])).rate)
+    finally:
+        client.close()
+    return {f.decode()[2:] for f in fields if f.startswith(b"a|")}
+
+
 @pytest.fixture(scope="module")
 def sale(api: str, world: World) -> dict:
     with httpx.Client(base_url=api, timeout=30) as client:
@@ -40,11 +54,19 @@ def test_from_a_trusted_proxy_the_forwarded_address_is_the_shopper(world: World,
         env={"FLASHSALE_RATE_LIMIT_ADDRESS": str(LIMIT), "FLASHSALE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
     )
     tag = secrets.randbelow(200) + 1
+    before = counted_addresses(world, sale)
     shoppers = [f"198.51.{tag}.{i}" for i in range(1, TRIES + 1)]
     assert buy_from(base, world, sale, shoppers) == [202] * TRIES  # every shopper has a limit of its own
-    # One shopper behind the proxy is still limited; a chain's last untrusted hop is the shopper.
+    # One shopper behind the proxy is still limited.
     assert 429 in buy_from(base, world, sale, [f"203.0.{tag}.7"] * TRIES)
-    assert 429 in buy_from(base, world, sale, [f"192.0.{tag}.9, 127.0.0.1"] * TRIES)
+    # Behind two proxies (the second is 127.0.0.1, trusted), distinct shoppers are distinct...
+    chained = [f"192.0.{tag}.{i}" for i in range(1, TRIES + 1)]
+    assert buy_from(base, world, sale, [f"{a}, 127.0.0.1" for a in chained]) == [202] * TRIES
+    # ...and a shopper who writes a fresh address of their own in front on every request is still one shopper.
+    spoofed = [f"10.{tag}.{i}.1" for i in range(1, TRIES + 1)]
+    statuses = buy_from(base, world, sale, [f"{a}, 192.0.{tag}.99, 127.0.0.1" for a in spoofed])
+    assert 429 in statuses and statuses.count(202) <= LIMIT * 3
+    assert counted_addresses(world, sale) - before == {*shoppers, f"203.0.{tag}.7", *chained, f"192.0.{tag}.99"}
 
 
 @pytest.mark.parametrize("trusted", [None, "10.0.0.1"], ids=["no-proxy-trusted", "another-proxy-trusted"])
@@ -57,3 +79,5 @@ def test_from_an_untrusted_peer_the_header_is_ignored(world: World, sale: dict, 
     statuses = buy_from(base, world, sale, [f"198.18.{tag}.{i}" for i in range(1, TRIES + 1)])
     assert 429 in statuses  # all of them count as the peer, 127.0.0.1
     assert statuses.count(202) <= LIMIT * 3  # at most a few windows' worth got through
+    counted = counted_addresses(world, sale)
+    assert "127.0.0.1" in counted and not any(a.startswith("198.18.") for a in counted), counted

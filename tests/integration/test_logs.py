@@ -9,7 +9,7 @@ import sys
 
 import httpx
 
-from tests.support import World, free_port, make_sale, wait_ready
+from tests.support import World, free_port, make_sale, teardown_world, wait_ready
 
 
 def json_lines(text: str) -> list[dict]:
@@ -71,3 +71,17 @@ def test_a_worker_logs_json_lines(world: World) -> None:
     assert any(m.startswith("workers running") for m in messages), messages
     assert "stopping: finishing in-flight work" in messages
     assert {line["level"] for line in lines} <= {"info", "warning"}, lines
+
+
+def test_migrate_logs_json_lines_only() -> None:
+    """The chart's migration Job: `flashsale migrate` logs as the other processes do, without the JWT secret."""
+    world = World.create(FLASHSALE_LOG_FORMAT="json")  # a database of its own, not migrated yet
+    world.env.pop("FLASHSALE_JWT_SECRET")
+    try:
+        done = world.cli("migrate")
+        assert done.stdout.startswith("applied ") and "0001_schema" in done.stdout, done.stdout
+        lines = json_lines(done.stderr)
+        assert {line["logger"] for line in lines} == {"yoyo.migrations"}, lines
+        assert "Applying 0001_schema" in [line["message"] for line in lines]
+    finally:
+        teardown_world(world)

@@ -55,23 +55,26 @@ def helm() -> str:
 
 def chart_dir(tmp: Path) -> Path:
     """The chart to render: the real one, or the stand-in around this branch's monitoring parts."""
-    if real_chart():
-        return CHART
-    target = tmp / "flashsale"
+    return CHART if real_chart() else standin(tmp)
+
+
+def standin(tmp: Path, values: str = STANDIN_VALUES, name: str = "flashsale") -> Path:
+    """The monitoring templates and files in a chart of the agreed names, with these values."""
+    target = tmp / name / "flashsale"
     if target.exists():
         return target
     (target / "templates").mkdir(parents=True)
     (target / "Chart.yaml").write_text(STANDIN_CHART)
-    (target / "values.yaml").write_text(STANDIN_VALUES)
+    (target / "values.yaml").write_text(values)
     (target / "templates" / "_helpers.tpl").write_text(STANDIN_HELPERS)
     shutil.copytree(CHART / "templates" / "monitoring", target / "templates" / "monitoring")
     shutil.copytree(CHART / "files", target / "files")
     return target
 
 
-def render(tmp: Path, *sets: str, namespace: str = "shop") -> list[dict[str, Any]]:
+def render(tmp: Path, *sets: str, namespace: str = "shop", chart: Path | None = None) -> list[dict[str, Any]]:
     """`helm template` with these `--set`s; the rendered objects."""
-    args = [helm(), "template", "rel", str(chart_dir(tmp)), "--namespace", namespace]
+    args = [helm(), "template", "rel", str(chart or chart_dir(tmp)), "--namespace", namespace]
     for value in sets:
         args += ["--set", value]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)

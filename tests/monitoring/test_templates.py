@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from monitoring.generate import DASHBOARDS, RULES
-from tests.monitoring.chart import monitoring_objects, real_chart, render
+from monitoring.generate import DASHBOARDS, OPERATOR_RULES, RULES
+from tests.monitoring.chart import STANDIN_VALUES, monitoring_objects, real_chart, render, standin
 from tests.support import ROOT
 
 ALL_ON = (
@@ -40,7 +40,9 @@ def test_service_monitors_scrape_every_component(tmp_path: Path) -> None:
         (endpoint,) = monitor["spec"]["endpoints"]
         assert endpoint["port"] == port and endpoint["path"] == "/metrics" and endpoint["interval"] == "10s"
         assert endpoint["honorLabels"] is (component == "operator")
-        assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "component", "replacement": component}]
+        assert endpoint["relabelings"] == [
+            {"action": "replace", "targetLabel": "flashsale_component", "replacement": component}
+        ]
         if real_chart():  # the chart's own Services: each monitor finds one, with the port it names
             services = [
                 o
@@ -51,10 +53,28 @@ def test_service_monitors_scrape_every_component(tmp_path: Path) -> None:
             assert port in {p["name"] for p in services[0]["spec"]["ports"]}
 
 
-def test_the_operator_monitor_goes_with_the_operator(tmp_path: Path) -> None:
+def groups(objects: list[dict]) -> list[str]:
+    (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
+    return [g["name"] for g in rule["spec"]["groups"]]
+
+
+def test_the_operator_monitor_and_alerts_go_with_the_operator(tmp_path: Path) -> None:
     objects = render(tmp_path, *ALL_ON, "operator.enabled=false")
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceMonitor"}
     assert "rel-flashsale-operator" not in names and "rel-flashsale-api" in names
+    assert groups(objects) == ["flashsale.rules", "flashsale.alerts"]
+    rendered = json.dumps(objects)
+    assert "FlashsaleOperatorDown" not in rendered and "FlashsaleOperatorReconcileErrors" not in rendered
+
+
+def test_without_an_operator_setting_the_operator_is_on(tmp_path: Path) -> None:
+    # Values without `operator` at all (the monitoring templates must not depend on the chart's having it).
+    chart = standin(tmp_path, STANDIN_VALUES.replace("operator:\n  enabled: true\n", ""), "no-operator-key")
+    assert "operator" not in (chart / "values.yaml").read_text()
+    objects = render(tmp_path, *ALL_ON, chart=chart)
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceMonitor"}
+    assert "rel-flashsale-operator" in names
+    assert groups(objects) == ["flashsale.rules", "flashsale.alerts", "flashsale.operator.alerts"]
 
 
 def test_the_prometheus_rule_carries_the_generated_rules(tmp_path: Path) -> None:
@@ -62,7 +82,8 @@ def test_the_prometheus_rule_carries_the_generated_rules(tmp_path: Path) -> None
     (rule,) = [o for o in objects if o["kind"] == "PrometheusRule"]
     assert rule["metadata"]["name"] == "rel-flashsale"
     assert rule["metadata"]["labels"]["release"] == "kps"
-    assert rule["spec"] == yaml.safe_load((ROOT / RULES).read_text())
+    generated = [yaml.safe_load((ROOT / path).read_text()) for path in (RULES, OPERATOR_RULES)]
+    assert rule["spec"] == {"groups": [g for rules in generated for g in rules["groups"]]}
     urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
     assert urls and all(u.startswith("README.md#flashsale") for u in urls)
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from app.api.request_log import FailedRequests
-from app.infrastructure.logs import JsonFormatter, TextFormatter, scrub, setup_logging
+from app.infrastructure.logs import QUIET, JsonFormatter, TextFormatter, scrub, setup_logging
 from app.infrastructure.tokens import TokenService
 
 TOKEN = TokenService("k" * 40, 60).issue("alice", "user")
@@ -40,11 +40,20 @@ def record(message: str, *args: object, exc: bool = False, **fields: object) -> 
         ("mysql://root:hunter2@db:3306/flashsale", "hunter2"),
         ("password=hunter2 and more", "hunter2"),
         ("FLASHSALE_JWT_SECRET: abcdefabcdef", "abcdefabcdef"),
+        ("settings {'password': 'hunter2'} loaded", "hunter2"),
+        ('settings {"password": "hunter2"} loaded', "hunter2"),
+        ('settings {"password": "hunter two"} loaded', "hunter two"),
+        ("AMQP://guest:s3cret@h/", "s3cret"),
+        ("amqp://user:p@ss@host/", "p@ss"),
     ],
 )
 def test_secrets_are_scrubbed(text: str, secret: str) -> None:
     assert secret not in scrub(text)
     assert "redacted" in scrub(text)
+
+
+def test_a_password_with_an_at_sign_keeps_the_host() -> None:
+    assert scrub("amqp://user:p@ss@host/") == "amqp://user:[redacted]@host/"
 
 
 def test_scrub_leaves_ordinary_lines_alone() -> None:
@@ -64,6 +73,24 @@ def test_json_line_is_one_object_with_fields_and_the_exception() -> None:
     assert TOKEN not in line
 
 
+def test_json_line_scrubs_lists_and_dicts_in_fields() -> None:
+    line = JsonFormatter().format(
+        record(
+            "connecting",
+            urls=["amqp://guest:s3cret@rabbit/", "redis://r:6379/0"],
+            settings={"password": "hunter2", "db": {"url": "mysql://root:pw-42@db/fs"}},
+            message_copy='{"password": "hunter3"}',
+            secret=12345,
+            db_password=["first-pw", "second-pw"],
+        )
+    )
+    for secret in ("s3cret", "hunter2", "pw-42", "hunter3", "12345", "first-pw", "second-pw"):
+        assert secret not in line
+    data = json.loads(line)  # still one valid object
+    assert data["message"] == "connecting"
+    assert data["urls"][1] == "redis://r:6379/0"
+
+
 def test_text_line_keeps_a_traceback_on_one_line() -> None:
     line = TextFormatter().format(record("failed: %s", f"Bearer {TOKEN}", exc=True, route="purchase"))
     assert "\n" not in line
@@ -77,6 +104,9 @@ def test_setup_logging_replaces_its_handlers_and_writes_json(monkeypatch: pytest
     monkeypatch.setattr("sys.stderr", sink)
     root = logging.getLogger()
     before = list(root.handlers)
+    level = root.level
+    quiet = {name: logging.getLogger(name).level for name in QUIET}
+    captured = warnings_captured()
     try:
         setup_logging("text")
         setup_logging("json")
@@ -87,8 +117,18 @@ def test_setup_logging_replaces_its_handlers_and_writes_json(monkeypatch: pytest
         assert len(lines) == 1
         assert json.loads(lines[0])["message"] == "token=[redacted]"
     finally:
+        # The process's logging is global: leave it as this test found it, for the tests after it.
         for handler in [h for h in root.handlers if h not in before]:
             root.removeHandler(handler)
+        root.setLevel(level)
+        for name, was in quiet.items():
+            logging.getLogger(name).setLevel(was)
+        logging.captureWarnings(captured)
+    assert root.level == level and warnings_captured() == captured
+
+
+def warnings_captured() -> bool:
+    return getattr(logging, "_warnings_showwarning", None) is not None
 
 
 def test_failed_requests_are_throttled_per_route_and_status(caplog: pytest.LogCaptureFixture) -> None:
