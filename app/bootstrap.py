@@ -55,6 +55,7 @@ class Container:
     returns: StockReturns
     orders: Orders
     payments: FakePaymentProvider
+    depth: QueueDepth
     lease: NodeLease | None = None
     purchase: RedisPurchase | DbPurchase | None = None
 
@@ -68,13 +69,18 @@ class Messaging:
     names: Names
 
 
+def queue_depth(settings: Settings) -> QueueDepth:
+    """Queue depths from the management API, asked about the vhost the AMQP URL names."""
+    return QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)
+
+
 def drain_check(cache: SaleCache, settings: Settings, names: Names) -> DrainCheck:
     """Nothing accepted for the sale is on its way: its hand-off is empty and so is the order queue
     (counted with unacknowledged messages through the management API; unknown counts as not drained).
 
     The management API refreshes its counts every few seconds, so one zero may be stale: the check holds only
     if a second reading, a stats interval later, is zero too."""
-    depth = QueueDepth(settings.rabbitmq_api_url)
+    depth = queue_depth(settings)
 
     async def empty_now(sale_id: int) -> bool:
         state = await pipeline_state(cache, depth, names, sale_id, None)
@@ -125,6 +131,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             returns=returns,
             orders=Orders(db, cache, payments, returns),
             payments=payments,
+            depth=queue_depth(settings),
         )
         if mint_ids:
             lease = NodeLease(redis, scripts, names, settings.node_lease_seconds)

@@ -8,6 +8,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from app.domain.errors import ConfigError
 
@@ -65,6 +66,13 @@ def _dev_secret(env: dict[str, str]) -> str:
     return secret
 
 
+def vhost_of_url(url: str) -> str:
+    """The virtual host an AMQP URL names, read as aio-pika reads it: no path (or `/`) is the default vhost `/`,
+    otherwise the percent-decoded path without its leading slash (`/%2F` is `/` too)."""
+    path = urlsplit(url).path
+    return "/" if path in ("", "/") else unquote(path[1:])
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -90,6 +98,11 @@ class Settings:
     node_lease_seconds: int = 30
     relay_batch_size: int = 256
     sold_out_flag_seconds: float = 1.0
+
+    @property
+    def amqp_vhost(self) -> str:
+        """Where the queues are: the management API must be asked about this vhost, not the default one."""
+        return vhost_of_url(self.amqp_url)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, require_secret: bool = True) -> Settings:

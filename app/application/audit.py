@@ -67,7 +67,7 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
         Check(
             "pipeline_drained",
             drained,
-            f"{pipeline.handoff} in the hand-off, {pipeline.queued} in the order queue"
+            f"{pipeline.handoff} in the hand-off, {pipeline.queued} message(s) in the order queue"
             + ("" if pipeline.exact else " (ready messages only: management API unreachable)"),
         ),
         Check(

@@ -12,7 +12,6 @@ from app.config import Settings
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import INVARIANT_OK
 from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import QueueDepth
 
 
 async def create_user(settings: Settings, name: str, password: str, admin: bool) -> str:
@@ -34,7 +33,7 @@ async def preheat_sale(settings: Settings, sale_id: int) -> str:
 
 async def audit_sale(settings: Settings, sale_id: int) -> bool:
     async with open_container(settings) as c, open_messaging(settings) as m:
-        state = await pipeline_state(c.cache, QueueDepth(settings.rabbitmq_api_url), c.names, sale_id, m.channel)
+        state = await pipeline_state(c.cache, c.depth, c.names, sale_id, m.channel)
         checks = await run_audit(c.db, c.cache, sale_id, state)
     for check in checks:
         INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))

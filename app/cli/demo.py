@@ -31,7 +31,6 @@ from app.config import Settings
 from app.domain.timefmt import format_time
 from app.infrastructure.db import Database
 from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.tokens import TokenService
 
 console = Console()
@@ -291,7 +290,7 @@ async def run_demo(opts: DemoOptions) -> int:
                     )
                     by_status = {row[0]: int(row[1]) for row in await cur.fetchall()}
                 view = await c.catalogue.sale(sale_id)
-                state = await pipeline_state(c.cache, QueueDepth(cfg.rabbitmq_api_url), c.names, sale_id, None)
+                state = await pipeline_state(c.cache, c.depth, c.names, sale_id, None)
                 checks = await audit_sale(c.db, c.cache, sale_id, state)
 
         _report(opts, tally, burst_seconds, drain, payments, by_status, view.stock_left)

@@ -15,7 +15,6 @@ from app.bootstrap import Container, open_container, open_messaging
 from app.config import Settings
 from app.domain.models import PipelineState
 from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import QueueDepth
 from app.workers.orders import OrderConsumer
 from app.workers.relay import Relay
 from app.workers.timeouts import TimeoutWorker
@@ -65,7 +64,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
         if kind in ("timeouts", "all"):
-            tasks.append(asyncio.create_task(export_audits(c, settings), name="Audit"))
+            tasks.append(asyncio.create_task(export_audits(c), name="Audit"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -93,12 +92,11 @@ async def run_workers(settings: Settings, kind: str) -> None:
             raise SystemExit(f"a worker failed: {crashed[0]!r}")
 
 
-async def export_audits(c: Container, settings: Settings) -> None:
+async def export_audits(c: Container) -> None:
     """Audit the loaded sales now and then, so the invariants are a metric too."""
-    depth = QueueDepth(settings.rabbitmq_api_url)
 
     async def state_of(sale_id: int) -> PipelineState:
-        return await pipeline_state(c.cache, depth, c.names, sale_id, None)
+        return await pipeline_state(c.cache, c.depth, c.names, sale_id, None)
 
     while True:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.config import MIN_SECRET_BYTES, Settings
+from app.config import MIN_SECRET_BYTES, Settings, vhost_of_url
 from app.domain.errors import ConfigError
 
 GOOD = "s" * MIN_SECRET_BYTES
@@ -118,3 +118,17 @@ def test_processes_starting_together_share_one_dev_secret(tmp_path: Path) -> Non
             proc.join(timeout=20)
         assert len(set(results)) == 1, results
         assert not results[0].startswith("error")
+
+
+def test_the_vhost_comes_from_the_amqp_url() -> None:
+    cases = {
+        "amqp://guest:guest@127.0.0.1:5672/": "/",
+        "amqp://guest:guest@127.0.0.1:5672": "/",
+        "amqp://127.0.0.1/%2F": "/",
+        "amqp://127.0.0.1/shop": "shop",
+        "amqps://u:p@broker:5671/team%2Fshop": "team/shop",
+    }
+    for url, vhost in cases.items():
+        assert vhost_of_url(url) == vhost, url
+    env = {"FLASHSALE_JWT_SECRET": "s" * 40, "FLASHSALE_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/shop"}
+    assert Settings.from_env(env).amqp_vhost == "shop"
