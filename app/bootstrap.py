@@ -5,7 +5,6 @@ constructs clients."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,15 +20,16 @@ from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
 from app.application.stock_return import StockReturns
 from app.config import Settings
+from app.domain.models import Backlog
 from app.infrastructure import amqp
 from app.infrastructure.amqp import Publisher
 from app.infrastructure.db import Database
 from app.infrastructure.fake_payments import FakePaymentProvider
 from app.infrastructure.idgen import IdGenerator, NodeLease
+from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
-from app.infrastructure.pipeline import pipeline_state
-from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
+from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
@@ -56,6 +56,7 @@ class Container:
     orders: Orders
     payments: FakePaymentProvider
     depth: QueueDepth
+    in_flight: InFlight
     lease: NodeLease | None = None
     purchase: RedisPurchase | DbPurchase | None = None
 
@@ -74,25 +75,16 @@ def queue_depth(settings: Settings) -> QueueDepth:
     return QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)
 
 
-def drain_check(cache: SaleCache, settings: Settings, names: Names) -> DrainCheck:
-    """Nothing accepted for the sale is on its way: its hand-off is empty and so is the order queue
-    (counted with unacknowledged messages through the management API; unknown counts as not drained).
+def drain_check(cache: SaleCache, in_flight: InFlight, names: Names) -> DrainCheck:
+    """What of the sale is not written yet: its hand-off, then its orders in flight (dead letters included).
+    Both are the sale's own and exact at once, so neither another sale's traffic nor queue statistics matter."""
 
-    The management API refreshes its counts every few seconds, so one zero may be stale: the check holds only
-    if a second reading, a stats interval later, is zero too."""
-    depth = queue_depth(settings)
+    async def backlog(sale_id: int) -> Backlog:
+        # The hand-off first: an entry leaves it only once its order is recorded in flight.
+        handoff = int(await cache.redis.xlen(names.sale(sale_id).handoff))
+        return Backlog(handoff, await in_flight.count(sale_id))
 
-    async def empty_now(sale_id: int) -> bool:
-        state = await pipeline_state(cache, depth, names, sale_id, None)
-        return state.handoff == 0 and state.queued == 0
-
-    async def drained(sale_id: int) -> bool:
-        if not await empty_now(sale_id):
-            return False
-        await asyncio.sleep(STATS_INTERVAL_SECONDS)
-        return await empty_now(sale_id)
-
-    return drained
+    return backlog
 
 
 @contextlib.asynccontextmanager
@@ -115,6 +107,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
         returns = StockReturns(db, cache)
         payments = FakePaymentProvider(db)
+        in_flight = InFlight(db)
         container = Container(
             settings=settings,
             names=names,
@@ -125,13 +118,14 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             tokens=tokens,
             accounts=Accounts(db, tokens),
             catalogue=catalogue,
-            preheater=Preheater(db, cache, catalogue, drain_check(cache, settings, names)),
+            preheater=Preheater(db, cache, catalogue, drain_check(cache, in_flight, names)),
             rates=RateLimiter(redis, names),
             flags=flags,
             returns=returns,
             orders=Orders(db, cache, payments, returns),
             payments=payments,
             depth=queue_depth(settings),
+            in_flight=in_flight,
         )
         if mint_ids:
             lease = NodeLease(redis, scripts, names, settings.node_lease_seconds)

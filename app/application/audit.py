@@ -62,13 +62,14 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
     meta = await redis.hgetall(keys.meta)
     loaded = bool(meta)
     accepted = {int(k) for k in await redis.hkeys(keys.res) if k != PLACEHOLDER}
-    drained = pipeline.handoff == 0 and pipeline.queued == 0
+    drained = pipeline.drained
     checks = [
         Check(
             "pipeline_drained",
             drained,
-            f"{pipeline.handoff} in the hand-off, {pipeline.queued} message(s) in the order queue"
-            + ("" if pipeline.exact else " (ready messages only: management API unreachable)"),
+            f"{pipeline.handoff} in the hand-off, {pipeline.unwritten} handed to the broker and not written "
+            f"(dead letters included); {pipeline.queued} message(s) in the order queue (all sales"
+            + (")" if pipeline.exact else ", ready messages only: management API unreachable)"),
         ),
         Check(
             "no_dead_letters",

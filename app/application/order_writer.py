@@ -102,6 +102,8 @@ class OrderWriter:
             if fresh:
                 await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
             results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]
+            # Every order here is settled by this commit (written now, written before, or a conflict).
+            await sql_orders.settle_in_flight(cur, sorted({r.order_id for r in batch}))
         return results
 
 

@@ -2,7 +2,8 @@
 
 Stock left is recomputed from the orders (stock minus units not cancelled), so repeating a preheat never
 refills what was sold; on a sale already loaded it changes nothing. A sale whose cache was lost is loaded
-again only once the order pipeline has drained, so no accepted order is counted twice or missed."""
+again only once none of its accepted orders is on its way (in the hand-off, the order queue, a writer's hands or
+the dead-letter queue), so no accepted order is counted twice or missed."""
 
 from __future__ import annotations
 
@@ -10,16 +11,26 @@ from collections.abc import Awaitable, Callable
 
 from app.application.catalogue import Catalogue, SaleView
 from app.domain.errors import NotFound, NotReady
+from app.domain.models import Backlog
 from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database
 from app.infrastructure.sale_cache import SaleCache
 
-# Answers whether the hand-off and the order queue are empty (nothing accepted is still on its way).
-DrainCheck = Callable[[int], Awaitable[bool]]
+# What of the sale is not written yet: its hand-off, and its orders in flight (queued, held, dead-lettered).
+DrainCheck = Callable[[int], Awaitable[Backlog]]
 
 
-async def _always_drained(_sale_id: int) -> bool:
-    return True
+async def _always_drained(_sale_id: int) -> Backlog:
+    return Backlog(0, 0)
+
+
+def not_drained(backlog: Backlog) -> NotReady:
+    waiting = backlog.handoff + backlog.unwritten
+    return NotReady(
+        f"the sale's cache was lost and {waiting} of its accepted orders are not written yet ({backlog.handoff} in "
+        f"the hand-off, {backlog.unwritten} handed to the broker: in the order queue, held by an order writer, or "
+        "dead-lettered, see `flashsale dlq list` and `flashsale dlq replay`); preheat again once they are written"
+    )
 
 
 class Preheater:
@@ -49,8 +60,10 @@ class Preheater:
                 raise NotFound("no such sale")
             if now_ms >= int(sale.ends_at.timestamp() * 1000):
                 return False  # an ended sale: nothing to sell, nothing changes
-            if sale.cache_epoch > 0 and not await self._drained(sale_id):
-                raise NotReady("the sale's cache was lost; orders are still draining, preheat again shortly")
+            if sale.cache_epoch > 0:
+                backlog = await self._drained(sale_id)
+                if not backlog.drained:
+                    raise not_drained(backlog)
             stock_left = sale.stock - await sql.units_taken(cur, sale_id)
             epoch = sale.cache_epoch + 1
             await sql.set_cache_epoch(cur, sale_id, epoch)

@@ -33,7 +33,7 @@ async def preheat_sale(settings: Settings, sale_id: int) -> str:
 
 async def audit_sale(settings: Settings, sale_id: int) -> bool:
     async with open_container(settings) as c, open_messaging(settings) as m:
-        state = await pipeline_state(c.cache, c.depth, c.names, sale_id, m.channel)
+        state = await pipeline_state(c.cache, c.depth, c.names, sale_id, m.channel, in_flight=c.in_flight)
         checks = await run_audit(c.db, c.cache, sale_id, state)
     for check in checks:
         INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))

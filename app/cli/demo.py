@@ -290,7 +290,7 @@ async def run_demo(opts: DemoOptions) -> int:
                     )
                     by_status = {row[0]: int(row[1]) for row in await cur.fetchall()}
                 view = await c.catalogue.sale(sale_id)
-                state = await pipeline_state(c.cache, c.depth, c.names, sale_id, None)
+                state = await pipeline_state(c.cache, c.depth, c.names, sale_id, None, in_flight=c.in_flight)
                 checks = await audit_sale(c.db, c.cache, sale_id, state)
 
         _report(opts, tally, burst_seconds, drain, payments, by_status, view.stock_left)

@@ -11,9 +11,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 from aio_pika.abc import AbstractChannel
 
-# RabbitMQ's management API refreshes queue counts every 5 s by default (collect_statistics_interval).
-STATS_INTERVAL_SECONDS = 6.0
-
 
 @dataclass(frozen=True)
 class Depth:

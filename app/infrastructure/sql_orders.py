@@ -75,6 +75,13 @@ async def insert_orders(cur: Any, orders: list[NewOrder]) -> None:
     await cur.executemany(INSERT_ORDER, [o.row() for o in orders])
 
 
+async def settle_in_flight(cur: Any, ids: list[int]) -> None:
+    """The orders are written (or can never be, under an id taken by another payload): no longer in flight."""
+    if ids:
+        marks = ", ".join(["%s"] * len(ids))
+        await cur.execute(f"DELETE FROM orders_in_flight WHERE order_id IN ({marks})", tuple(ids))
+
+
 async def existing(cur: Any, ids: list[int]) -> dict[int, tuple[int, str, int, int]]:
     """(sale, user, quantity, amount) of the orders among `ids` already written."""
     if not ids:

@@ -28,7 +28,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
     async with open_container(settings) as c, open_messaging(settings) as m:
         runners: list[OrderConsumer | TimeoutWorker | Relay] = []
         if kind in ("relay", "all") and settings.stock_strategy == "redis":
-            runners.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size))
+            runners.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, in_flight=c.in_flight))
         if kind in ("orders", "all"):
             channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
             runners.append(
@@ -96,7 +96,7 @@ async def export_audits(c: Container) -> None:
     """Audit the loaded sales now and then, so the invariants are a metric too."""
 
     async def state_of(sale_id: int) -> PipelineState:
-        return await pipeline_state(c.cache, c.depth, c.names, sale_id, None)
+        return await pipeline_state(c.cache, c.depth, c.names, sale_id, None, in_flight=c.in_flight)
 
     while True:
         try:
