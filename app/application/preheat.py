@@ -64,13 +64,18 @@ class Preheater:
                 backlog = await self._drained(sale_id)
                 if not backlog.drained:
                     raise not_drained(backlog)
-            stock_left = sale.stock - await sql.units_taken(cur, sale_id)
-            epoch = sale.cache_epoch + 1
-            await sql.set_cache_epoch(cur, sale_id, epoch)
+            await sql.set_cache_epoch(cur, sale_id, sale.cache_epoch + 1)
+        # The epoch is committed BEFORE the cache is written: if the write's reply is lost or this process dies
+        # after it, the database still knows the sale may be selling from a cache, so the preheat after a later
+        # loss waits for the orders on their way instead of taking the sale for one never loaded.
+        async with self._db.transaction() as cur:
+            sale = await sql.sale_by_id(cur, sale_id, lock=True)
+            if sale is None:
+                raise NotFound("no such sale")
             loaded = await self._cache.load(
                 sale,
-                epoch=epoch,
-                stock_left=stock_left,
+                epoch=sale.cache_epoch,
+                stock_left=sale.stock - await sql.units_taken(cur, sale_id),
                 holdings=await sql.holdings(cur, sale_id),
                 idempotency=await sql.idempotency_keys(cur, sale_id),
                 cancelled=await sql.cancelled_orders(cur, sale_id),
@@ -81,4 +86,4 @@ class Preheater:
 
 
 class _AlreadyLoaded(Exception):
-    """Another preheat loaded the sale first; roll back the epoch bump."""
+    """Another preheat loaded the sale first (its epoch bump, or ours, is harmless: epochs only grow)."""

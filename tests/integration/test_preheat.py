@@ -3,10 +3,20 @@ changes nothing; the CLI does the same as the endpoint."""
 
 from __future__ import annotations
 
-import httpx
-import redis
+import asyncio
+from typing import Any
 
+import httpx
+import pytest
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.application.preheat import Preheater
+from app.bootstrap import drain_check, open_container
+from app.domain.models import Sale
 from app.infrastructure.keys import Names
+from app.infrastructure.sale_cache import SaleCache
+from tests.pipeline.harness import Db
 from tests.support import World, make_sale
 
 V1 = "/api/v1"
@@ -132,3 +142,37 @@ def test_cli_preheat(client: httpx.Client, world: World) -> None:
     missing = world.cli("preheat", "987654321987", check=False)
     assert missing.returncode != 0
     assert "not_found" in missing.stderr
+
+
+class ReplyLostAfterLoad(SaleCache):
+    """The real cache, but the reply of the metadata write (load.lua) is lost: the script ran, the caller sees
+    a dropped connection (or dies) before it can commit."""
+
+    async def load(self, sale: Sale, **kwargs: Any) -> bool:
+        await super().load(sale, **kwargs)
+        raise RedisConnectionError("connection lost while reading the reply")
+
+
+def test_the_first_epoch_is_committed_before_the_cache_is_written(client: httpx.Client, world: World) -> None:
+    sale = make_sale(client, world, stock=4, preheat=False)
+
+    async def preheat_losing_the_reply() -> None:
+        async with open_container(world.settings) as c:
+            cache = ReplyLostAfterLoad(c.redis, c.scripts, c.names)
+            preheater = Preheater(c.db, cache, c.catalogue, drain_check(c.cache, c.in_flight, c.names))
+            with pytest.raises(RedisConnectionError):
+                await preheater.preheat(int(sale["id"]))
+
+    asyncio.run(preheat_losing_the_reply())
+    assert cached_meta(world, sale["id"])["epoch"] == "1"  # the cache is loaded and sells
+    with Db(world) as db:
+        assert db.value("SELECT cache_epoch FROM sales WHERE id = %s", int(sale["id"])) == 1
+    # So after a later loss of the cache, the reload waits for what is still on its way.
+    buy(client, world, sale["id"], "fay")
+    r = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        r.delete(Names(world.namespace).sale(int(sale["id"])).meta)
+    finally:
+        r.close()
+    reply = preheat(client, world, sale["id"])
+    assert reply.status_code == 503 and reply.json()["error"] == "not_ready", reply.text
