@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 
 from app.application.accounts import Accounts
 from app.application.catalogue import Catalogue
+from app.application.drain import DrainCheck
 from app.application.orders import Orders
-from app.application.preheat import DrainCheck, Preheater
+from app.application.preheat import Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
 from app.application.stock_return import StockReturns
@@ -103,11 +104,12 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         cache = SaleCache(redis, scripts, names)
         tokens = TokenService(settings.jwt_secret, settings.token_ttl_seconds)
         use_cache = settings.stock_strategy == "redis"
-        catalogue = Catalogue(db, cache, use_cache=use_cache)
+        in_flight = InFlight(db)
+        drained = drain_check(cache, in_flight, names)
+        catalogue = Catalogue(db, cache, use_cache=use_cache, drained=drained)
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
         returns = StockReturns(db, cache)
         payments = FakePaymentProvider(db)
-        in_flight = InFlight(db)
         container = Container(
             settings=settings,
             names=names,
@@ -118,7 +120,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             tokens=tokens,
             accounts=Accounts(db, tokens),
             catalogue=catalogue,
-            preheater=Preheater(db, cache, catalogue, drain_check(cache, in_flight, names)),
+            preheater=Preheater(db, cache, catalogue, drained),
             rates=RateLimiter(redis, names),
             flags=flags,
             returns=returns,

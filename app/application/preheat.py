@@ -7,35 +7,17 @@ the dead-letter queue), so no accepted order is counted twice or missed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from app.application.catalogue import Catalogue, SaleView
-from app.domain.errors import NotFound, NotReady
-from app.domain.models import Backlog
+from app.application.drain import DrainCheck, always_drained, not_drained
+from app.domain.errors import NotFound
 from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database
 from app.infrastructure.sale_cache import SaleCache
 
-# What of the sale is not written yet: its hand-off, and its orders in flight (queued, held, dead-lettered).
-DrainCheck = Callable[[int], Awaitable[Backlog]]
-
-
-async def _always_drained(_sale_id: int) -> Backlog:
-    return Backlog(0, 0)
-
-
-def not_drained(backlog: Backlog) -> NotReady:
-    waiting = backlog.handoff + backlog.unwritten
-    return NotReady(
-        f"the sale's cache was lost and {waiting} of its accepted orders are not written yet ({backlog.handoff} in "
-        f"the hand-off, {backlog.unwritten} handed to the broker: in the order queue, held by an order writer, or "
-        "dead-lettered, see `flashsale dlq list` and `flashsale dlq replay`); preheat again once they are written"
-    )
-
 
 class Preheater:
     def __init__(
-        self, db: Database, cache: SaleCache, catalogue: Catalogue, drained: DrainCheck = _always_drained
+        self, db: Database, cache: SaleCache, catalogue: Catalogue, drained: DrainCheck = always_drained
     ) -> None:
         self._db = db
         self._cache = cache
@@ -63,7 +45,7 @@ class Preheater:
             if sale.cache_epoch > 0:
                 backlog = await self._drained(sale_id)
                 if not backlog.drained:
-                    raise not_drained(backlog)
+                    raise not_drained(backlog, "preheat again")
             await sql.set_cache_epoch(cur, sale_id, sale.cache_epoch + 1)
         # The epoch is committed BEFORE the cache is written: if the write's reply is lost or this process dies
         # after it, the database still knows the sale may be selling from a cache, so the preheat after a later

@@ -52,6 +52,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
                     c.orders,
                     m.scheduler,
                     c.names,
+                    catalogue=c.catalogue,
                     sweep_seconds=settings.timeout_sweep_seconds,
                 )
             )

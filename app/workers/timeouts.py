@@ -2,7 +2,8 @@
 
 A timeout that arrives early is parked again in the bucket that fits. A periodic sweep catches what a lost
 message would miss: created orders past their deadline, stock returns not yet applied to the cache, and
-orders left in `paying` by a crash (resolved by asking the payment provider)."""
+orders left in `paying` by a crash (resolved by asking the payment provider); and it sets each live sale's
+cached stock and pause from the database, repairing a change that failed half-way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from app.application.catalogue import Catalogue
 from app.application.orders import Orders
 from app.application.stock_return import StockReturns
 from app.domain.errors import Unavailable
@@ -35,9 +37,11 @@ class TimeoutWorker:
         scheduler: TimeoutScheduler,
         names: Names,
         *,
+        catalogue: Catalogue,
         sweep_seconds: float,
         prefetch: int = 200,
     ) -> None:
+        self._catalogue = catalogue
         self._channel = channel
         self._db = db
         self._returns = returns
@@ -127,5 +131,6 @@ class TimeoutWorker:
                     log.info("sweep cancelled order %s (its timeout message was late or lost)", order_id)
             await self._returns.apply_pending()
             await self._orders.resolve_paying()
+            await self._catalogue.sync_live_caches()
         except Exception as exc:
             log.warning("timeout sweep failed: %s", exc)
