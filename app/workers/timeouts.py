@@ -16,9 +16,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from app.application.catalogue import Catalogue
 from app.application.orders import Orders
 from app.application.stock_return import StockReturns
-from app.domain.errors import Unavailable
 from app.infrastructure import sql_orders
-from app.infrastructure.db import Database
+from app.infrastructure.db import Database, is_transient
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, TIMEOUT_LAG
 from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler, now_ms, parse_timeouts
@@ -104,13 +103,17 @@ class TimeoutWorker:
         await msg.ack()
 
     async def _cancel(self, due: DueTimeout) -> bool:
-        """Cancel if still unpaid, waiting out a database outage; False if told to stop meanwhile."""
+        """Cancel if still unpaid, waiting out a database outage or a passing refusal (read-only, a lock wait,
+        a deadlock: never worth a redelivery, whose limit would dead-letter the timeout); False if told to stop
+        meanwhile."""
         delay = 0.2
         while True:
             try:
                 won = await self._returns.cancel(due.order_id, "timeout")
                 break
-            except Unavailable as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 if self._stopping.is_set():
                     return False
                 log.warning("timeout of order %s waits for the database: %s", due.order_id, exc)
