@@ -1,9 +1,10 @@
 """The payment-timeout worker: cancels orders still unpaid at `expires_at` and returns their stock.
 
 A timeout that arrives early is parked again in the bucket that fits. A periodic sweep catches what a lost
-message would miss: created orders past their deadline, stock returns not yet applied to the cache, and
-orders left in `paying` by a crash (resolved by asking the payment provider); and it sets each live sale's
-cached stock and pause from the database, repairing a change that failed half-way."""
+message would miss: created orders past their deadline, stock returns not yet applied to the cache, orders
+left in `paying` by a crash (resolved by asking the payment provider), and a charge that landed on an order
+cancelled meanwhile (refunded once). It also sets each live sale's cached stock and pause from the database,
+repairing a change that failed half-way."""
 
 from __future__ import annotations
 
@@ -134,6 +135,7 @@ class TimeoutWorker:
                     log.info("sweep cancelled order %s (its timeout message was late or lost)", order_id)
             await self._returns.apply_pending()
             await self._orders.resolve_paying()
+            await self._orders.refund_cancelled_charges()
             await self._catalogue.sync_live_caches()
         except Exception as exc:
             log.warning("timeout sweep failed: %s", exc)

@@ -146,3 +146,62 @@ def test_a_charge_landing_after_the_order_was_given_back_and_cancelled_is_refund
     with Db(world) as db:
         assert db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id) == [("refunded",)]
     audit(world, sale["id"])
+
+
+class DiesBeforeRefunding(FakePaymentProvider):
+    """The real provider's ledger, but the process dies right after the charge, before it can refund."""
+
+    async def refund(self, idempotency_key: str) -> None:
+        raise RuntimeError("the process died before its refund")
+
+
+def test_a_charge_kept_on_a_cancelled_order_by_a_crash_is_refunded_by_the_sweep_once(
+    pipe: Running, http: httpx.Client
+) -> None:
+    """As above, but the stalled attempt dies after its charge landed and before its refund: the order is
+    cancelled and charged. The sweep must refund that charge, once, and then forget the order."""
+    world = pipe.world
+    sale = make_sale(http, world, stock=1, payment_timeout_seconds=600)
+    order_id = buy(http, world, sale["id"], "stall2")
+    wait_status(http, world, "stall2", order_id, "created")
+    with Db(world) as db:
+        db.rows(
+            "UPDATE orders SET status = 'paying', paying_since = NOW(3) - INTERVAL 60 SECOND WHERE id = %s",
+            int(order_id),
+        )
+    wait_status(http, world, "stall2", order_id, "created")  # the sweep gave it back: no charge was seen
+    reply = http.post(f"/api/v1/orders/{order_id}/cancel", headers=world.headers("stall2"))
+    assert reply.status_code == 200 and reply.json()["status"] == "cancelled", reply.text
+
+    async def the_stalled_attempt_charges_and_dies() -> str:
+        async with open_container(world.settings) as c:
+            async with c.db.transaction() as cur:
+                from app.infrastructure import sql_orders
+
+                order = await sql_orders.by_id(cur, int(order_id))
+            assert order is not None
+            orders = Orders(c.db, c.cache, DiesBeforeRefunding(c.db), c.returns)
+            try:
+                await orders._charge(order)
+            except RuntimeError as exc:
+                return str(exc)
+        return "no crash"
+
+    assert asyncio.run(the_stalled_attempt_charges_and_dies()) == "the process died before its refund"
+    with Db(world) as db:
+        assert db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id) == [("succeeded",)]
+        wait_until(
+            lambda: db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id) == [("refunded",)],
+            10,
+            "the sweep to refund the charge of the cancelled order",
+        )
+        # Settled: the sweep forgets the order, so it is never refunded (or asked about) again.
+        wait_until(
+            lambda: db.value("SELECT COUNT(*) FROM payment_watch WHERE order_id = %s", int(order_id)) == 0,
+            5,
+            "the sweep to forget the settled order",
+        )
+        assert db.rows("SELECT status, cancel_reason FROM orders WHERE id = %s", int(order_id)) == [
+            ("cancelled", "user")
+        ]
+    audit(world, sale["id"])
