@@ -26,5 +26,7 @@ async def pipeline_state(
     handoff = int(await cache.redis.xlen(names.sale(sale_id).handoff))
     unwritten = -1 if in_flight is None else await in_flight.count(sale_id)
     queued = await depth.depth(names.orders_queue, channel)
-    dead = await depth.depth(names.orders_dlq, channel)
+    # Nobody consumes the dead-letter queue: with a channel, its ready count is all of it, without the management
+    # API's few seconds of lag (a purge or a replay shows at once).
+    dead = await (depth.ready(names.orders_dlq, channel) if channel else depth.depth(names.orders_dlq))
     return PipelineState(handoff, queued.messages, dead.messages, queued.exact and dead.exact, unwritten)
