@@ -1,7 +1,7 @@
 """The composition root: builds every client and use case from the settings, and closes them again.
 
-Entry points (the API, the workers, the CLI) call `open_container` and use what it holds; nothing else
-constructs clients."""
+Entry points (the API, the workers, the CLI, the operator) call `open_container` (and `open_messaging`,
+`build_workers`) and use what they hold; nothing else constructs clients."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from redis.asyncio import Redis
 from app.application.accounts import Accounts
 from app.application.catalogue import Catalogue
 from app.application.drain import DrainCheck
+from app.application.order_writer import OrderWriter
 from app.application.orders import Orders
 from app.application.preheat import Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
 from app.application.stock_return import StockReturns
 from app.config import Settings
-from app.domain.models import Backlog
+from app.domain.models import Backlog, PipelineState
 from app.infrastructure import amqp
 from app.infrastructure.amqp import Publisher
 from app.infrastructure.db import Database
@@ -30,6 +31,8 @@ from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
+from app.infrastructure.pipeline import pipeline_state
+from app.infrastructure.pool_metrics import pools_sampled
 from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
@@ -37,6 +40,11 @@ from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
+from app.workers.orders import OrderConsumer
+from app.workers.relay import Relay
+from app.workers.timeouts import TimeoutWorker
+
+Worker = OrderConsumer | TimeoutWorker | Relay
 
 
 @dataclass
@@ -71,9 +79,9 @@ class Messaging:
     names: Names
 
 
-def queue_depth(settings: Settings) -> QueueDepth:
-    """Queue depths from the management API, asked about the vhost the AMQP URL names."""
-    return QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)
+async def state_of(c: Container, sale_id: int, channel: AbstractChannel | None = None) -> PipelineState:
+    """What of the sale is still on its way to the database (hand-off, in flight, order queue, dead letters)."""
+    return await pipeline_state(c.cache, c.depth, c.names, sale_id, channel, in_flight=c.in_flight)
 
 
 def drain_check(cache: SaleCache, in_flight: InFlight, names: Names) -> DrainCheck:
@@ -110,6 +118,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
         returns = StockReturns(db, cache)
         payments = FakePaymentProvider(db)
+        depth = QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)  # the vhost the AMQP URL names
         container = Container(
             settings=settings,
             names=names,
@@ -126,7 +135,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             returns=returns,
             orders=Orders(db, cache, payments, returns),
             payments=payments,
-            depth=queue_depth(settings),
+            depth=depth,
             in_flight=in_flight,
         )
         if mint_ids:
@@ -142,7 +151,8 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
                 listener.start()
             else:
                 container.purchase = DbPurchase(db, ids, container.rates, limits)
-        yield container
+        async with pools_sampled(redis, db):
+            yield container
     finally:
         if listener is not None:
             await listener.stop()
@@ -164,3 +174,46 @@ async def open_messaging(settings: Settings) -> AsyncIterator[Messaging]:
         yield Messaging(connection, channel, publisher, TimeoutScheduler(publisher, names), names)
     finally:
         await connection.close()
+
+
+async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
+    """The workers of one `flashsale worker KIND` process, each on a channel of its own where it consumes."""
+    settings = c.settings
+    workers: list[Worker] = []
+    if kind in ("relay", "all") and settings.stock_strategy == "redis":
+        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, in_flight=c.in_flight))
+    if kind in ("orders", "all"):
+        channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
+        writer = OrderWriter(c.db)
+        workers.append(
+            OrderConsumer(
+                channel,
+                writer,
+                m.scheduler,
+                m.publisher,
+                c.names,
+                batch_size=settings.order_batch_size,
+                prefetch=settings.order_prefetch,
+            )
+        )
+    if kind in ("timeouts", "all"):
+        channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
+        sweep = settings.timeout_sweep_seconds
+        workers.append(
+            TimeoutWorker(
+                channel, c.db, c.returns, c.orders, m.scheduler, c.names, catalogue=c.catalogue, sweep_seconds=sweep
+            )
+        )
+    return workers
+
+
+async def check_stores(settings: Settings) -> None:
+    """Fail fast, with one line naming the service, when Redis or the database is not there."""
+    redis = make_redis(settings.redis_url, 2)
+    try:
+        await check_redis(redis)
+    finally:
+        await redis.aclose()
+    db = Database(settings.mysql_url, 1)
+    await db.open()
+    await db.close()

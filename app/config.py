@@ -10,32 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from redis.connection import parse_url as redis_parse_url
+
 from app.domain.errors import ConfigError
+from app.env_values import integer, networks, number, url
+from app.infrastructure.mysql_url import parse_mysql_url
 
 MIN_SECRET_BYTES = 32
-
-
-def _int(env: dict[str, str], name: str, default: int, lo: int = 0, hi: int = 10**12) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
 def dev_state_dir(env: dict[str, str]) -> Path:
@@ -98,6 +79,9 @@ class Settings:
     node_lease_seconds: int = 30
     relay_batch_size: int = 256
     sold_out_flag_seconds: float = 1.0
+    # Proxies whose X-Forwarded-For names the client (addresses or CIDR networks, or "*"); none by default.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    log_format: str = "text"  # or "json": one JSON object a line
 
     @property
     def amqp_vhost(self) -> str:
@@ -122,27 +106,34 @@ class Settings:
         namespace = env.get("FLASHSALE_NAMESPACE", "fs")
         if not namespace.replace("_", "").replace("-", "").isalnum() or len(namespace) > 32:
             raise ConfigError("FLASHSALE_NAMESPACE must be 1-32 characters of [A-Za-z0-9_-]")
+        log_format = env.get("FLASHSALE_LOG_FORMAT") or cls.log_format
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"FLASHSALE_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         return cls(
-            redis_url=env.get("FLASHSALE_REDIS_URL", cls.redis_url),
-            amqp_url=env.get("FLASHSALE_AMQP_URL", cls.amqp_url),
-            rabbitmq_api_url=env.get("FLASHSALE_RABBITMQ_API_URL", cls.rabbitmq_api_url),
-            mysql_url=env.get("FLASHSALE_MYSQL_URL", cls.mysql_url),
+            redis_url=url(env, "FLASHSALE_REDIS_URL", cls.redis_url, ("redis", "rediss", "unix"), redis_parse_url),
+            amqp_url=url(env, "FLASHSALE_AMQP_URL", cls.amqp_url, ("amqp", "amqps")),
+            rabbitmq_api_url=url(env, "FLASHSALE_RABBITMQ_API_URL", cls.rabbitmq_api_url, ("http", "https")),
+            mysql_url=url(env, "FLASHSALE_MYSQL_URL", cls.mysql_url, ("mysql", "mariadb"), parse_mysql_url),
             jwt_secret=secret,
-            token_ttl_seconds=_int(env, "FLASHSALE_TOKEN_TTL_SECONDS", 3600, 1, 30 * 86400),
+            token_ttl_seconds=integer(env, "FLASHSALE_TOKEN_TTL_SECONDS", 3600, 1, 30 * 86400),
             stock_strategy=strategy,
             dev=dev,
-            rate_limit_user=_int(env, "FLASHSALE_RATE_LIMIT_USER", cls.rate_limit_user, 0, 10**9),
-            rate_limit_address=_int(env, "FLASHSALE_RATE_LIMIT_ADDRESS", cls.rate_limit_address, 0, 10**9),
-            handoff_backlog_max=_int(env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12),
-            redis_pool_size=_int(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
-            mysql_pool_size=_int(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),
+            rate_limit_user=integer(env, "FLASHSALE_RATE_LIMIT_USER", cls.rate_limit_user, 0, 10**9),
+            rate_limit_address=integer(env, "FLASHSALE_RATE_LIMIT_ADDRESS", cls.rate_limit_address, 0, 10**9),
+            handoff_backlog_max=integer(env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12),
+            redis_pool_size=integer(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
+            mysql_pool_size=integer(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),
             namespace=namespace,
-            order_prefetch=_int(env, "FLASHSALE_ORDER_PREFETCH", cls.order_prefetch, 1, 65_535),
-            order_batch_size=_int(env, "FLASHSALE_ORDER_BATCH_SIZE", cls.order_batch_size, 1, 10_000),
-            order_max_attempts=_int(env, "FLASHSALE_ORDER_MAX_ATTEMPTS", cls.order_max_attempts, 1, 100),
-            timeout_sweep_seconds=_float(env, "FLASHSALE_TIMEOUT_SWEEP_SECONDS", cls.timeout_sweep_seconds),
-            worker_metrics_port=_int(env, "FLASHSALE_WORKER_METRICS_PORT", cls.worker_metrics_port, 0, 65535),
-            node_lease_seconds=_int(env, "FLASHSALE_NODE_LEASE_SECONDS", cls.node_lease_seconds, 3, 3600),
-            relay_batch_size=_int(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
-            sold_out_flag_seconds=_float(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds),
+            order_prefetch=integer(env, "FLASHSALE_ORDER_PREFETCH", cls.order_prefetch, 1, 65_535),
+            order_batch_size=integer(env, "FLASHSALE_ORDER_BATCH_SIZE", cls.order_batch_size, 1, 10_000),
+            order_max_attempts=integer(env, "FLASHSALE_ORDER_MAX_ATTEMPTS", cls.order_max_attempts, 1, 100),
+            timeout_sweep_seconds=number(
+                env, "FLASHSALE_TIMEOUT_SWEEP_SECONDS", cls.timeout_sweep_seconds, 0, 3600, above_lo=True
+            ),
+            worker_metrics_port=integer(env, "FLASHSALE_WORKER_METRICS_PORT", cls.worker_metrics_port, 0, 65535),
+            node_lease_seconds=integer(env, "FLASHSALE_NODE_LEASE_SECONDS", cls.node_lease_seconds, 3, 3600),
+            relay_batch_size=integer(env, "FLASHSALE_RELAY_BATCH_SIZE", cls.relay_batch_size, 1, 10_000),
+            sold_out_flag_seconds=number(env, "FLASHSALE_SOLD_OUT_FLAG_SECONDS", cls.sold_out_flag_seconds, 0, 60),
+            forwarded_allow_ips=networks(env, "FLASHSALE_FORWARDED_ALLOW_IPS"),
+            log_format=log_format,
         )

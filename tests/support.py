@@ -42,6 +42,9 @@ class World:
     settings: Settings
     tokens: TokenService
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # How to run `flashsale`: this checkout's package by default; an installed wheel or an image in tests/image.
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "app.cli"])
+    cwd: Path | None = None
 
     @classmethod
     def create(cls, **overrides: str) -> World:
@@ -62,7 +65,7 @@ class World:
         env.pop("FLASHSALE_DEV", None)
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         settings = Settings.from_env(env)
-        return cls(namespace, database, env, settings, TokenService(TEST_SECRET, 3600))
+        return cls(namespace, database, env, settings, TokenService(settings.jwt_secret, 3600))
 
     def token(self, user: str, admin: bool = False) -> str:
         return self.tokens.issue(user, "admin" if admin else "user")
@@ -72,8 +75,9 @@ class World:
 
     def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "app.cli", *args],
+            [*self.command, *args],
             env=self.env,
+            cwd=self.cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -82,8 +86,9 @@ class World:
 
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args],
+            [*self.command, *args],
             env={**self.env, **(env or {})},
+            cwd=self.cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,

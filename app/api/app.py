@@ -19,6 +19,8 @@ from app.api.middleware import BodyLimit, Metrics
 from app.api.openapi import openapi
 from app.bootstrap import open_container
 from app.config import Settings
+from app.infrastructure.logs import setup_logging
+from app.infrastructure.metrics import forget_process
 
 V1 = "/api/v1"
 
@@ -49,13 +51,18 @@ ROUTES = [
 def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_container(settings or Settings.from_env(), mint_ids=True) as container:
-            app.state.container = container
-            yield
+        cfg = settings or Settings.from_env()
+        setup_logging(cfg.log_format)  # in each server process: `--workers N` starts them afresh
+        try:
+            async with open_container(cfg, mint_ids=True) as container:
+                app.state.container = container
+                yield
+        finally:
+            forget_process()
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(BodyLimit), Middleware(Metrics)],
+        middleware=[Middleware(Metrics, routes=ROUTES), Middleware(BodyLimit)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -1,15 +1,18 @@
-"""Pure ASGI middleware: the body-size cap (checked before anything else) and request metrics."""
+"""Pure ASGI middleware: the body-size cap (checked before anything else) and request metrics and failure logs."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.request_log import FailedRequests
 from app.api.schema import MAX_BODY
-from app.infrastructure.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.infrastructure.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 _TOO_LARGE = json.dumps({"error": "payload_too_large", "message": "the body is larger than 16 KiB"}).encode()
 
@@ -59,10 +62,23 @@ async def _reject(send: Send) -> None:
 
 
 class Metrics:
-    """Counts requests by route (the endpoint's name, never the raw path), method and status; times them."""
+    """Counts requests by route (the endpoint's name, never the raw path), method and status; times them;
+    logs the failed ones (5xx). Sits outside the body cap, so its 413s are counted under their route too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
+        self.routes = routes
+        self.failures = FailedRequests()
+
+    def route_of(self, scope: Scope) -> str:
+        endpoint: Any = scope.get("endpoint")
+        if endpoint is None:  # answered before routing (the body cap): find the route it was meant for
+            for route in self.routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    endpoint = child.get("endpoint")
+                    break
+        return str(getattr(endpoint, "__name__", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,10 +93,14 @@ class Metrics:
                 status = message["status"]
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, record)
         finally:
-            endpoint: Any = scope.get("endpoint")
-            route = getattr(endpoint, "__name__", "unmatched")
+            HTTP_IN_FLIGHT.dec()
+            took = time.perf_counter() - started
+            route = self.route_of(scope)
             HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
-            HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
+            HTTP_LATENCY.labels(route).observe(took)
+            if status >= 500:
+                self.failures.note(route, scope["method"], status, took)

@@ -11,7 +11,7 @@ from app.api.auth import principal
 from app.api.schema import Field, json_body, path_id, read_body, validate
 from app.application.purchase import PurchaseRequest
 from app.domain.errors import DomainError, InvalidRequest, Unavailable
-from app.infrastructure.metrics import RESERVATIONS
+from app.infrastructure.metrics import PURCHASES
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BODY = {"quantity": Field("int", required=False, lo=1, hi=100, default=1)}
@@ -39,7 +39,7 @@ async def purchase(request: Request) -> JSONResponse:
             )
         )
     except DomainError as exc:
-        RESERVATIONS.labels(exc.code).inc()
+        PURCHASES.labels(exc.code).inc()
         raise
-    RESERVATIONS.labels(outcome).inc()
+    PURCHASES.labels(outcome).inc()
     return JSONResponse({"order_id": str(accepted.order_id), "status": accepted.status}, status_code=202)

@@ -139,14 +139,14 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
 async def audit_loaded_sales(
     db: Database, cache: SaleCache, state_of: Callable[[int], Awaitable[PipelineState]]
 ) -> dict[int, list[Check]]:
-    """Audit every sale whose cache is loaded, and export each invariant as `flashsale_invariant_ok`."""
-    from app.infrastructure.metrics import INVARIANT_OK
+    """Audit every sale whose cache is loaded, and export each invariant as `flashsale_invariant_ok` (a sale no
+    longer loaded drops out of the metric)."""
+    from app.infrastructure.metrics import SAMPLED
 
     results: dict[int, list[Check]] = {}
     for sale_id in await cache.known_sales():
         if not await cache.is_loaded(sale_id):
             continue
         results[sale_id] = await audit_sale(db, cache, sale_id, await state_of(sale_id))
-        for check in results[sale_id]:
-            INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))
+    SAMPLED.set_invariants({(sale_id, c.name): c.ok for sale_id, checks in results.items() for c in checks})
     return results

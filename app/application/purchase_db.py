@@ -16,6 +16,7 @@ from app.infrastructure import sql_catalogue as sql
 from app.infrastructure import sql_orders
 from app.infrastructure.db import Database, IntegrityError
 from app.infrastructure.idgen import IdGenerator
+from app.infrastructure.metrics import ORDERS_CREATED
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import REDIS_DOWN
 
@@ -57,6 +58,7 @@ class DbPurchase:
             return Accepted(found.id, OrderStatus.CREATED.value), "replay"
         accepted, label, created = outcome
         if created is not None:
+            ORDERS_CREATED.inc()
             await self._on_created(created)
         return accepted, label
 

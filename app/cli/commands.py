@@ -7,11 +7,9 @@ import json
 import click
 
 from app.application.audit import audit_sale as run_audit
-from app.bootstrap import open_container, open_messaging
+from app.bootstrap import open_container, open_messaging, state_of
 from app.config import Settings
 from app.infrastructure.keys import Names
-from app.infrastructure.metrics import INVARIANT_OK
-from app.infrastructure.pipeline import pipeline_state
 
 
 async def create_user(settings: Settings, name: str, password: str, admin: bool) -> str:
@@ -33,10 +31,9 @@ async def preheat_sale(settings: Settings, sale_id: int) -> str:
 
 async def audit_sale(settings: Settings, sale_id: int) -> bool:
     async with open_container(settings) as c, open_messaging(settings) as m:
-        state = await pipeline_state(c.cache, c.depth, c.names, sale_id, m.channel, in_flight=c.in_flight)
+        state = await state_of(c, sale_id, m.channel)
         checks = await run_audit(c.db, c.cache, sale_id, state)
     for check in checks:
-        INVARIANT_OK.labels(str(sale_id), check.name).set(int(check.ok))
         click.echo(f"{'PASS' if check.ok else 'FAIL'}  {check.name:<26} {check.detail}")
     ok = all(check.ok for check in checks)
     click.echo(f"audit of sale {sale_id}: {'every invariant holds' if ok else 'FAILED'}")

@@ -25,12 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.application.audit import audit_sale
-from app.bootstrap import open_container
+from app.bootstrap import open_container, state_of
 from app.cli.runtime import settings as load_settings
 from app.config import Settings
 from app.domain.timefmt import format_time
 from app.infrastructure.db import Database
-from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.tokens import TokenService
 
 console = Console()
@@ -290,7 +289,7 @@ async def run_demo(opts: DemoOptions) -> int:
                     )
                     by_status = {row[0]: int(row[1]) for row in await cur.fetchall()}
                 view = await c.catalogue.sale(sale_id)
-                state = await pipeline_state(c.cache, c.depth, c.names, sale_id, None, in_flight=c.in_flight)
+                state = await state_of(c, sale_id)
                 checks = await audit_sale(c.db, c.cache, sale_id, state)
 
         _report(opts, tally, burst_seconds, drain, payments, by_status, view.stock_left)

@@ -7,7 +7,7 @@ import tempfile
 
 import click
 
-from app.cli.runtime import run, settings, setup_logging
+from app.cli.runtime import run, settings
 
 
 @click.group()
@@ -37,13 +37,16 @@ def api(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (uvicorn, uvloop, httptools, no access log)."""
     import uvicorn
 
-    from app.cli.checks import check_stores
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker process writes its metrics here; /metrics merges them. Set before anything imports the
+        # metrics module, or this process (the only server process with --workers 1) would count in memory.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
+    from app.bootstrap import check_stores
+    from app.infrastructure.logs import setup_logging
 
     cfg = settings()
+    setup_logging(cfg.log_format)
     run(check_stores(cfg))
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker process writes its metrics here; /metrics merges them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="flashsale-metrics-")
     uvicorn.run(
         "app.api.app:create_app",
         factory=True,
@@ -53,9 +56,14 @@ def api(host: str, port: int, workers: int) -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=None,  # our handlers (text or JSON, scrubbed) take uvicorn's records too
         lifespan="on",
         timeout_graceful_shutdown=20,
         log_level="warning",
+        # X-Forwarded-For/-Proto count only from the configured proxies; with none, never (not even from
+        # 127.0.0.1, uvicorn's default), so a client cannot choose its address for the per-address limit.
+        proxy_headers=bool(cfg.forwarded_allow_ips),
+        forwarded_allow_ips=list(cfg.forwarded_allow_ips) or None,
     )
 
 
@@ -63,10 +71,12 @@ def api(host: str, port: int, workers: int) -> None:
 @click.argument("kind", type=click.Choice(["orders", "timeouts", "relay", "all"]), default="all")
 def worker(kind: str) -> None:
     """Run the order pipeline's workers: the relay, the order writers, the payment timeouts, or all."""
+    from app.infrastructure.logs import setup_logging
     from app.workers.runner import run_workers
 
-    setup_logging()
-    run(run_workers(settings(require_secret=False), kind))
+    cfg = settings(require_secret=False)
+    setup_logging(cfg.log_format)
+    run(run_workers(cfg, kind))
 
 
 @main.group()

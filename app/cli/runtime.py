@@ -1,10 +1,8 @@
-"""Shared pieces of the command line: settings with one-line errors, logging, running a coroutine."""
+"""Shared pieces of the command line: settings with one-line errors, running a coroutine."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -23,13 +21,6 @@ def settings(*, require_secret: bool = True) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine on uvloop; a missing service or a refused request is one line, not a trace."""
     try:
@@ -38,7 +29,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return uvloop.run(coro)
     except ImportError:  # pragma: no cover - uvloop is a dependency
         return asyncio.run(coro)
-    except ServiceUnavailable as exc:
+    except (ServiceUnavailable, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None

@@ -108,6 +108,13 @@ class Database:
                     conn.close()
             self._pool.release(conn)
 
+    def pool_stats(self) -> tuple[int, int, int] | None:
+        """(in use, idle, most allowed) connections of the pool; None before it opens."""
+        if self._pool is None:
+            return None
+        size, free = int(self._pool.size), int(self._pool.freesize)
+        return size - free, free, int(self._pool.maxsize)
+
     async def ping(self) -> bool:
         try:
             async with self.transaction() as cur:

@@ -1,4 +1,7 @@
-"""Load the Lua scripts in `lua/` once per client with `register_script` (which reloads them on NOSCRIPT)."""
+"""Load the Lua scripts once per client with `register_script` (which reloads them on NOSCRIPT).
+
+The scripts' one copy is the project's top-level `lua/`; `app/lua` links to it, so the package (an editable
+checkout or an installed wheel, which carries them as package data) finds them at `app/lua`."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease")
+
 
 def lua_dir() -> Path:
     override = os.environ.get("FLASHSALE_LUA_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "lua"
+    return Path(__file__).resolve().parents[1] / "lua"
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,4 @@ class Scripts:
         def script(name: str) -> AsyncScript:
             return redis.register_script((folder / f"{name}.lua").read_text())
 
-        return cls(
-            reserve=script("reserve"),
-            release=script("release"),
-            adjust=script("adjust"),
-            load=script("load"),
-            lease=script("lease"),
-        )
+        return cls(**{name: script(name) for name in SCRIPT_NAMES})

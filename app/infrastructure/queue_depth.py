@@ -13,6 +13,13 @@ from aio_pika.abc import AbstractChannel
 
 
 @dataclass(frozen=True)
+class QueueStats:
+    ready: int
+    unacknowledged: int
+    consumers: int
+
+
+@dataclass(frozen=True)
 class Depth:
     messages: int  # ready + unacknowledged
     exact: bool  # False when unacknowledged ones could not be counted
@@ -25,7 +32,8 @@ class QueueDepth:
         self._auth = (parts.username or "guest", parts.password or "guest")
         self._vhost = vhost
 
-    async def from_api(self, queue: str) -> int | None:
+    async def _queue(self, queue: str) -> dict | None:
+        """The management API's record of the queue, once its statistics exist; None when unreachable."""
         url = f"{self._base}/api/queues/{quote(self._vhost, safe='')}/{quote(queue, safe='')}"
         try:
             async with httpx.AsyncClient(timeout=3, auth=self._auth) as client:
@@ -37,7 +45,22 @@ class QueueDepth:
         data = reply.json()
         if "messages" not in data:  # freshly declared: the stats have not been emitted yet
             return None
-        return int(data.get("messages", 0))
+        return dict(data)
+
+    async def from_api(self, queue: str) -> int | None:
+        data = await self._queue(queue)
+        return None if data is None else int(data.get("messages", 0))
+
+    async def stats(self, queue: str) -> QueueStats | None:
+        """Ready and unacknowledged messages and consumers, from the management API (None if unreachable)."""
+        data = await self._queue(queue)
+        if data is None:
+            return None
+        return QueueStats(
+            int(data.get("messages_ready", 0)),
+            int(data.get("messages_unacknowledged", 0)),
+            int(data.get("consumers", 0)),
+        )
 
     async def ready(self, queue: str, channel: AbstractChannel) -> Depth:
         """Ready messages over AMQP (a passive declare): exact at once, and all of a queue nobody consumes."""

@@ -151,5 +151,19 @@ class SaleCache:
         value = await self.redis.hget(self.names.sale(sale_id).uorders, user_id)
         return [int(x) for x in str(value).split(",")] if value else []
 
+    async def sale_stats(self, sale_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+        """(stock, stock left, orders in the hand-off) of each sale that is loaded; the others are left out."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sale_id in sale_ids:
+                pipe.hmget(self.names.sale(sale_id).meta, ["stock", "stock_left"])
+                pipe.xlen(self.names.sale(sale_id).handoff)
+            replies = await pipe.execute()
+        found = {}
+        for i, sale_id in enumerate(sale_ids):
+            (stock, left), handoff = replies[2 * i], replies[2 * i + 1]
+            if stock is not None and left is not None:
+                found[sale_id] = (int(stock), int(left), int(handoff))
+        return found
+
     async def known_sales(self) -> list[int]:
         return sorted(int(x) for x in await self.redis.smembers(self.names.handoff_sales))

@@ -235,6 +235,16 @@ async def expired_created(cur: Any, grace_seconds: float, limit: int) -> list[in
     return [int(r[0]) for r in await cur.fetchall()]
 
 
+async def oldest_overdue_seconds(cur: Any) -> float:
+    """How far past its expires_at the oldest unpaid (created) order is now; 0 when none is overdue."""
+    await cur.execute(
+        "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(expires_at), NOW(3)) FROM orders "
+        "WHERE status = 'created' AND expires_at < NOW(3)"
+    )
+    (micros,) = await cur.fetchone()
+    return max(0.0, int(micros) / 1_000_000) if micros is not None else 0.0
+
+
 async def stuck_paying(cur: Any, older_than_seconds: int, limit: int) -> list[tuple[int, int]]:
     await cur.execute(
         "SELECT id, amount_cents FROM orders WHERE status = 'paying' "

@@ -21,7 +21,7 @@ from app.domain.errors import Unavailable
 from app.domain.models import Reservation
 from app.infrastructure.amqp import Publisher, message
 from app.infrastructure.keys import Names
-from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_WRITTEN
+from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_CREATED, ORDERS_WRITTEN
 from app.infrastructure.records import parse_orders, reservation_to_dict
 from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler
 
@@ -139,8 +139,9 @@ class OrderConsumer:
                 result = outcome[id(r)]
                 if result.outcome is Outcome.WRITTEN:
                     due.append(DueTimeout(r.order_id, r.expires_ms))
-                    if not result.detail:
+                    if not result.detail:  # a new row, not a redelivery of one written before
                         ORDER_LAG.observe(max(0.0, now - r.created_ms / 1000))
+                        ORDERS_CREATED.inc()
                 elif result.outcome is Outcome.CONFLICT:
                     DEAD_LETTERED.labels("conflict").inc()
                     log.error("order %s: %s; dead-lettered", r.order_id, result.detail)

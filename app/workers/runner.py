@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -10,14 +11,10 @@ import signal
 from prometheus_client import start_http_server
 
 from app.application.audit import audit_loaded_sales
-from app.application.order_writer import OrderWriter
-from app.bootstrap import Container, open_container, open_messaging
+from app.bootstrap import Container, build_workers, open_container, open_messaging, state_of
 from app.config import Settings
 from app.domain.models import PipelineState
-from app.infrastructure.pipeline import pipeline_state
-from app.workers.orders import OrderConsumer
-from app.workers.relay import Relay
-from app.workers.timeouts import TimeoutWorker
+from app.workers.sampler import keep_sampling
 
 log = logging.getLogger(__name__)
 AUDIT_EVERY_SECONDS = 30.0
@@ -26,36 +23,7 @@ STOP_GRACE_SECONDS = 20.0  # within Kubernetes' default 30 s termination grace p
 
 async def run_workers(settings: Settings, kind: str) -> None:
     async with open_container(settings) as c, open_messaging(settings) as m:
-        runners: list[OrderConsumer | TimeoutWorker | Relay] = []
-        if kind in ("relay", "all") and settings.stock_strategy == "redis":
-            runners.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, in_flight=c.in_flight))
-        if kind in ("orders", "all"):
-            channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
-            runners.append(
-                OrderConsumer(
-                    channel,
-                    OrderWriter(c.db),
-                    m.scheduler,
-                    m.publisher,
-                    c.names,
-                    batch_size=settings.order_batch_size,
-                    prefetch=settings.order_prefetch,
-                )
-            )
-        if kind in ("timeouts", "all"):
-            channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
-            runners.append(
-                TimeoutWorker(
-                    channel,
-                    c.db,
-                    c.returns,
-                    c.orders,
-                    m.scheduler,
-                    c.names,
-                    catalogue=c.catalogue,
-                    sweep_seconds=settings.timeout_sweep_seconds,
-                )
-            )
+        runners = await build_workers(c, m, kind)
         if not runners:
             log.info("nothing to run for %r with strategy %r; idling until stopped", kind, settings.stock_strategy)
         serve_metrics(settings.worker_metrics_port)
@@ -65,7 +33,9 @@ async def run_workers(settings: Settings, kind: str) -> None:
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runners]
         if kind in ("timeouts", "all"):
-            tasks.append(asyncio.create_task(export_audits(c), name="Audit"))
+            # Once per deployment (beside the timeout worker): the invariants and the sampled gauges.
+            tasks.append(asyncio.create_task(export_audits(c, stop), name="Audit"))
+            tasks.append(asyncio.create_task(keep_sampling(c, stop), name="Sampler"))
         log.info("workers running: %s", ", ".join(t.get_name() for t in tasks) or "none")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -75,9 +45,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
         log.info("stopping: finishing in-flight work")
         for r in runners:
             r.stop()
-        for task in tasks:
-            if task.get_name() == "Audit":
-                task.cancel()
+        stop.set()  # the audit and the sampler end after their current round
         _finished, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS) if tasks else (set(), set())
         if stuck:
             # A store that hangs (rather than refuses) can hold a task forever. Leave as a crash would: what is
@@ -93,18 +61,20 @@ async def run_workers(settings: Settings, kind: str) -> None:
             raise SystemExit(f"a worker failed: {crashed[0]!r}")
 
 
-async def export_audits(c: Container) -> None:
-    """Audit the loaded sales now and then, so the invariants are a metric too."""
+async def export_audits(c: Container, stop: asyncio.Event) -> None:
+    """Audit the loaded sales now and then, so the invariants are a metric too; until `stop` is set (between
+    rounds: see keep_sampling on why not by cancellation)."""
 
-    async def state_of(sale_id: int) -> PipelineState:
-        return await pipeline_state(c.cache, c.depth, c.names, sale_id, None, in_flight=c.in_flight)
+    async def pipeline_of(sale_id: int) -> PipelineState:
+        return await state_of(c, sale_id)
 
-    while True:
+    while not stop.is_set():
         try:
-            await audit_loaded_sales(c.db, c.cache, state_of)
+            await audit_loaded_sales(c.db, c.cache, pipeline_of)
         except Exception as exc:  # an audit that cannot run now runs at the next tick
             log.warning("periodic audit failed: %s", exc)
-        await asyncio.sleep(AUDIT_EVERY_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=AUDIT_EVERY_SECONDS)
 
 
 def serve_metrics(port: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 
@@ -42,8 +43,33 @@ def test_purchase_outcomes_are_counted(world: World, client: httpx.Client) -> No
     after = client.get("/metrics").text
 
     def outcome(text: str, name: str) -> float:
-        found = re.search(rf'^flashsale_reservations_total\{{outcome="{name}"\}} (\S+)$', text, re.M)
+        found = re.search(rf'^flashsale_purchases_total\{{outcome="{name}"\}} (\S+)$', text, re.M)
         return float(found.group(1)) if found else 0.0
 
     assert outcome(after, "accepted") - outcome(before, "accepted") == 1
     assert outcome(after, "sold_out") - outcome(before, "sold_out") == 1
+
+
+def test_body_cap_413s_are_counted_under_their_route(world: World, client: httpx.Client) -> None:
+    """The body cap answers before routing; its 413s still count, under the route they were meant for."""
+    before = _count(client.get("/metrics").text, "purchase", "413")
+    big = b"{" + b" " * (17 * 1024) + b"}"
+    declared = client.post("/api/v1/sales/1/purchase", content=big, headers=world.headers("big"))
+    assert declared.status_code == 413, declared.text
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: cut off as it grows past the cap
+        yield big
+
+    assert client.post("/api/v1/sales/1/purchase", content=streamed()).status_code == 413
+    assert _count(client.get("/metrics").text, "purchase", "413") - before == 2
+
+
+def test_every_process_reports_its_pools_and_requests_in_flight(world: World, client: httpx.Client) -> None:
+    text = client.get("/metrics").text
+    for pool in ("redis", "mysql"):
+        found = re.search(rf'^flashsale_pool_max_connections\{{pool="{pool}"\}} (\S+)$', text, re.M)
+        assert found and float(found.group(1)) > 0, f"no pool size for {pool}"
+        assert re.search(rf'^flashsale_pool_connections\{{pool="{pool}",state="idle"\}} ', text, re.M), pool
+    # The scrape itself is in flight while the page is made.
+    found = re.search(r"^flashsale_http_requests_in_flight (\S+)$", text, re.M)
+    assert found and float(found.group(1)) >= 1

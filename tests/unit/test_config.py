@@ -93,6 +93,13 @@ def test_other_settings_are_checked() -> None:
     assert settings.stock_strategy == "redis"
 
 
+def test_log_format_is_text_json_or_refused() -> None:
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD}).log_format == "text"
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(ConfigError, match="FLASHSALE_LOG_FORMAT must be 'text' or 'json', got 'yaml'"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "yaml"})
+
+
 def _read_dev_secret(state_dir: str, barrier: Any, out: Any) -> None:
     barrier.wait()
     try:
@@ -118,6 +125,92 @@ def test_processes_starting_together_share_one_dev_secret(tmp_path: Path) -> Non
             proc.join(timeout=20)
         assert len(set(results)) == 1, results
         assert not results[0].startswith("error")
+
+
+# A malformed value of any kind is refused with one line that names its variable (never a traceback later).
+MALFORMED = [
+    ("FLASHSALE_REDIS_URL", "localhost:6379"),  # no scheme
+    ("FLASHSALE_REDIS_URL", "http://127.0.0.1:6379/0"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:port/0"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:99999/0"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/0?socket_timeout=soon"),
+    ("FLASHSALE_REDIS_URL", "redis:///0"),
+    ("FLASHSALE_REDIS_URL", "unix://"),
+    ("FLASHSALE_AMQP_URL", "nope"),
+    ("FLASHSALE_AMQP_URL", "amqp://guest:guest@127.0.0.1:56x2/"),
+    ("FLASHSALE_AMQP_URL", "redis://127.0.0.1:5672/"),
+    ("FLASHSALE_RABBITMQ_API_URL", "127.0.0.1:15672"),
+    ("FLASHSALE_RABBITMQ_API_URL", "http://[::1/"),
+    ("FLASHSALE_RABBITMQ_API_URL", "http://"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:abc/flashsale"),
+    ("FLASHSALE_MYSQL_URL", "postgres://root@127.0.0.1:3306/flashsale"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/fs;drop"),
+    ("FLASHSALE_TOKEN_TTL_SECONDS", "1h"),
+    ("FLASHSALE_TOKEN_TTL_SECONDS", "0"),
+    ("FLASHSALE_REDIS_POOL_SIZE", "1.5"),
+    ("FLASHSALE_WORKER_METRICS_PORT", "70000"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "fast"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "nan"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "inf"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "0"),
+    ("FLASHSALE_SOLD_OUT_FLAG_SECONDS", "-1"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.300"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.0/40"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "proxy.example"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.1,,10.0.0.2"),
+    ("FLASHSALE_NAMESPACE", "a b"),
+    ("FLASHSALE_STOCK_STRATEGY", "memory"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), MALFORMED)
+def test_a_malformed_setting_is_one_line_naming_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, name: value})
+    message = str(caught.value)
+    assert message.startswith(name), message
+    assert "\n" not in message
+
+
+WELL_FORMED = [
+    ("FLASHSALE_REDIS_URL", "rediss://:pw@cache.internal:6380/2", "redis_url"),
+    ("FLASHSALE_REDIS_URL", "unix:///run/redis.sock?db=1", "redis_url"),
+    ("FLASHSALE_AMQP_URL", "amqps://user:p%40ss@[::1]:5671/sales", "amqp_url"),
+    ("FLASHSALE_RABBITMQ_API_URL", "https://mq.internal/", "rabbitmq_api_url"),
+    ("FLASHSALE_MYSQL_URL", "mariadb://app:secret@db.internal/shop", "mysql_url"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "attribute"), WELL_FORMED)
+def test_well_formed_urls_are_kept_as_given(name: str, value: str, attribute: str) -> None:
+    assert getattr(Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, name: value}), attribute) == value
+
+
+def test_numbers_in_range_are_read() -> None:
+    env = {
+        "FLASHSALE_JWT_SECRET": GOOD,
+        "FLASHSALE_TIMEOUT_SWEEP_SECONDS": "0.25",
+        "FLASHSALE_SOLD_OUT_FLAG_SECONDS": "0",
+        "FLASHSALE_WORKER_METRICS_PORT": "0",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.timeout_sweep_seconds, settings.sold_out_flag_seconds, settings.worker_metrics_port) == (
+        0.25,
+        0.0,
+        0,
+    )
+
+
+def test_no_proxy_is_trusted_by_default() -> None:
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD}).forwarded_allow_ips == ()
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    env = {"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_FORWARDED_ALLOW_IPS": " 10.0.0.0/8, 127.0.0.1 ,fd00::/8"}
+    assert Settings.from_env(env).forwarded_allow_ips == ("10.0.0.0/8", "127.0.0.1", "fd00::/8")
+    env["FLASHSALE_FORWARDED_ALLOW_IPS"] = "*"
+    assert Settings.from_env(env).forwarded_allow_ips == ("*",)
 
 
 def test_the_vhost_comes_from_the_amqp_url() -> None:
