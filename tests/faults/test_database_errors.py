@@ -115,16 +115,8 @@ def test_a_lock_wait_timeout_holds_the_orders_instead_of_dead_lettering_them(pri
     admin.close()
     with app_world(private_mariadb, FLASHSALE_ORDER_MAX_ATTEMPTS="2") as run, run.client() as http:
         sale_id, accepted = queued_orders_of(run, http, 2, "lw")
-        with Db(run.world) as db:
-            # Another transaction holds the sale's row: every stock take waits one second and gives up.
-            holder = pymysql.connect(
-                host="127.0.0.1",
-                port=db.target.port,
-                user=db.target.user,
-                password=db.target.password,
-                database=db.target.database,
-                autocommit=False,
-            )
+        # Another transaction holds the sale's row: every stock take waits one second and gives up.
+        holder = Db(run.world).connection(autocommit=False)
         try:
             with holder.cursor() as cur:
                 cur.execute("SELECT stock_left FROM sales WHERE id = %s FOR UPDATE", (int(sale_id),))
@@ -154,15 +146,7 @@ def test_a_deadlock_holds_the_batch_instead_of_blaming_the_order(private_mariadb
         (order_id,) = accepted
         record = json.loads(reservation_record(run.world, sale_id, order_id))
         admin = root(private_mariadb)
-        with Db(run.world) as db:
-            other = pymysql.connect(
-                host="127.0.0.1",
-                port=db.target.port,
-                user=db.target.user,
-                password=db.target.password,
-                database=db.target.database,
-                autocommit=False,
-            )
+        other = Db(run.world).connection(autocommit=False)
         try:
             with other.cursor() as cur:
                 cur.executemany(

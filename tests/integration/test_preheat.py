@@ -8,15 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.application.preheat import Preheater
 from app.bootstrap import drain_check, open_container
 from app.domain.models import Sale
-from app.infrastructure.keys import Names
 from app.infrastructure.sale_cache import SaleCache
-from tests.pipeline.harness import Db
+from tests.pipeline.harness import Db, cached_meta, lose_cache
 from tests.support import World, make_sale
 
 V1 = "/api/v1"
@@ -34,14 +32,6 @@ def preheat(client: httpx.Client, world: World, sale_id: str) -> httpx.Response:
 def buy(client: httpx.Client, world: World, sale_id: str, user: str, quantity: int = 1) -> None:
     reply = client.post(f"{V1}/sales/{sale_id}/purchase", json={"quantity": quantity}, headers=world.headers(user))
     assert reply.status_code == 202, reply.text
-
-
-def cached_meta(world: World, sale_id: str) -> dict:
-    r = redis.Redis.from_url(world.settings.redis_url, decode_responses=True)
-    try:
-        return r.hgetall(Names(world.namespace).sale(int(sale_id)).meta)
-    finally:
-        r.close()
 
 
 def test_preheat_loads_from_the_database(client: httpx.Client, world: World) -> None:
@@ -114,11 +104,7 @@ def test_preheat_refuses_while_lost_orders_are_still_in_the_handoff(client: http
     """A cache lost with accepted orders still on their way is not reloaded (that would oversell)."""
     sale = make_sale(client, world, stock=3)
     buy(client, world, sale["id"], "cat")
-    r = redis.Redis.from_url(world.settings.redis_url)
-    try:
-        r.delete(Names(world.namespace).sale(int(sale["id"])).meta)
-    finally:
-        r.close()
+    lose_cache(world, sale["id"])
     reply = preheat(client, world, sale["id"])
     assert reply.status_code == 503, reply.text
     assert reply.json()["error"] == "not_ready"
@@ -169,10 +155,6 @@ def test_the_first_epoch_is_committed_before_the_cache_is_written(client: httpx.
         assert db.value("SELECT cache_epoch FROM sales WHERE id = %s", int(sale["id"])) == 1
     # So after a later loss of the cache, the reload waits for what is still on its way.
     buy(client, world, sale["id"], "fay")
-    r = redis.Redis.from_url(world.settings.redis_url)
-    try:
-        r.delete(Names(world.namespace).sale(int(sale["id"])).meta)
-    finally:
-        r.close()
+    lose_cache(world, sale["id"])
     reply = preheat(client, world, sale["id"])
     assert reply.status_code == 503 and reply.json()["error"] == "not_ready", reply.text

@@ -10,14 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.application.catalogue import Catalogue
 from app.bootstrap import drain_check, open_container
-from app.infrastructure.keys import Names
 from app.infrastructure.sale_cache import SaleCache
-from tests.pipeline.harness import Db, buy
+from tests.pipeline.harness import Db, buy, cached_meta, lose_cache
 from tests.support import World, make_sale
 
 
@@ -28,14 +26,6 @@ class ReplyLostAfterAdjust(SaleCache):
     async def adjust(self, sale_id: int, **kwargs: Any) -> tuple[str, int]:
         await super().adjust(sale_id, **kwargs)
         raise RedisConnectionError("connection lost while reading the reply")
-
-
-def cached_meta(world: World, sale_id: str) -> dict[str, str]:
-    r = redis.Redis.from_url(world.settings.redis_url, decode_responses=True)
-    try:
-        return r.hgetall(Names(world.namespace).sale(int(sale_id)).meta)
-    finally:
-        r.close()
 
 
 @pytest.mark.parametrize("new_stock", [20, 6])
@@ -63,11 +53,7 @@ def test_a_stock_change_whose_cache_reply_is_lost_never_leaves_the_cache_above_t
 def test_a_stock_change_while_a_lost_cache_drains_is_503(client: httpx.Client, world: World) -> None:
     sale = make_sale(client, world, stock=10)
     buy(client, world, sale["id"], "hal")
-    r = redis.Redis.from_url(world.settings.redis_url)
-    try:
-        r.delete(Names(world.namespace).sale(int(sale["id"])).meta)
-    finally:
-        r.close()
+    lose_cache(world, sale["id"])
     admin = world.headers("admin", admin=True)
     for stock in (20, 1):
         reply = client.patch(f"/api/v1/sales/{sale['id']}", json={"stock": stock}, headers=admin)

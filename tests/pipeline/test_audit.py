@@ -7,7 +7,6 @@ order or an unapplied stock return behind the test's back."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import pytest
 import redis
 
 from app.infrastructure.keys import SaleKeys
-from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_all_written
+from tests.pipeline.harness import Db, Running, audit, audit_lines, buy, running_world, wait_all_written
 from tests.support import make_sale
 
 
@@ -112,15 +111,6 @@ CASES: dict[str, tuple[Callable[[Sale], None], str, str]] = {
 }
 
 
-def lines_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
-    found = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("PASS", "FAIL"):
-            found[parts[1]] = line
-    return found
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_audit_fails_when_an_invariant_is_broken(pipe: Running, http: httpx.Client, case: str) -> None:
     breaker, check, detail = CASES[case]
@@ -133,7 +123,7 @@ def test_the_audit_fails_when_an_invariant_is_broken(pipe: Running, http: httpx.
 
     breaker(Sale(pipe, http, sale["id"], orders))
     result = world.cli("audit", sale["id"], check=False)
-    lines = lines_of(result)
+    lines = audit_lines(result.stdout)
     assert result.returncode == 1, result.stdout + result.stderr
     assert lines[check].startswith("FAIL"), result.stdout
     assert detail in lines[check], result.stdout

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 
 from tests.pipeline.harness import (
     Db,
@@ -18,6 +17,7 @@ from tests.pipeline.harness import (
     audit,
     buy,
     handoff_length,
+    lose_cache,
     ready_messages,
     running_world,
     wait_all_written,
@@ -33,14 +33,6 @@ API = "http://127.0.0.1:15672/api/queues/%2F/"
 def pipe() -> Iterator[Running]:
     with running_world(workers=("relay", "orders")) as run:
         yield run
-
-
-def lose_cache(run: Running, sale_id: str) -> None:
-    r = redis.Redis.from_url(run.world.settings.redis_url)
-    try:
-        r.delete(run.names.sale(int(sale_id)).meta)
-    finally:
-        r.close()
 
 
 def preheat(http: httpx.Client, run: Running, sale_id: str) -> httpx.Response:
@@ -68,7 +60,7 @@ def test_orders_of_another_sale_in_the_queue_do_not_block_a_preheat(pipe: Runnin
         wait_until(lambda: handoff_length(world, busy["id"]) == 0, 20, "the relay to move the other sale's orders")
         wait_until(lambda: (queue_stats(pipe) or 0) >= 1, 30, "the order queue to read busy")
 
-        lose_cache(pipe, lost["id"])
+        lose_cache(world, lost["id"])
         reply = preheat(http, pipe, lost["id"])
         assert reply.status_code == 200, reply.text
         assert reply.json()["preheated"] is True and reply.json()["stock_left"] == 3, reply.text
@@ -77,7 +69,7 @@ def test_orders_of_another_sale_in_the_queue_do_not_block_a_preheat(pipe: Runnin
         # must wait for it.
         mine = buy(http, world, lost["id"], "a9")
         wait_until(lambda: handoff_length(world, lost["id"]) == 0, 20, "the relay to move it")
-        lose_cache(pipe, lost["id"])
+        lose_cache(world, lost["id"])
         reply = preheat(http, pipe, lost["id"])
         assert reply.status_code == 503, reply.text
         assert reply.json()["error"] == "not_ready", reply.text
@@ -111,7 +103,7 @@ def test_a_dead_lettered_order_blocks_the_reload_until_it_is_written(pipe: Runni
     # Nothing of it is left in the order queue, as far as the management API can tell.
     wait_until(lambda: queue_stats(pipe) == 0, 30, "the order queue to read empty")
 
-    lose_cache(pipe, sale["id"])
+    lose_cache(world, sale["id"])
     reply = preheat(http, pipe, sale["id"])
     assert reply.status_code == 503, reply.text
     assert reply.json()["error"] == "not_ready", reply.text

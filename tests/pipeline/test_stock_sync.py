@@ -10,7 +10,17 @@ import httpx
 import pytest
 import redis
 
-from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_all_written, wait_until
+from tests.pipeline.harness import (
+    Db,
+    Running,
+    audit,
+    buy,
+    cached_meta,
+    lose_cache,
+    running_world,
+    wait_all_written,
+    wait_until,
+)
 from tests.support import make_sale
 
 
@@ -18,14 +28,6 @@ from tests.support import make_sale
 def pipe() -> Iterator[Running]:
     with running_world(workers=("relay", "orders", "timeouts")) as run:
         yield run
-
-
-def meta(run: Running, sale_id: str) -> dict[str, str]:
-    r = redis.Redis.from_url(run.world.settings.redis_url, decode_responses=True)
-    try:
-        return r.hgetall(run.names.sale(int(sale_id)).meta)
-    finally:
-        r.close()
 
 
 def test_the_sweep_sets_the_cached_stock_and_pause_from_the_database(pipe: Running, http: httpx.Client) -> None:
@@ -43,7 +45,9 @@ def test_the_sweep_sets_the_cached_stock_and_pause_from_the_database(pipe: Runni
     finally:
         r.close()
     wait_until(
-        lambda: (m := meta(pipe, sale["id"]))["stock"] == "10" and m["stock_left"] == "8" and m["paused"] == "0",
+        lambda: (
+            (m := cached_meta(world, sale["id"]))["stock"] == "10" and m["stock_left"] == "8" and m["paused"] == "0"
+        ),
         10,
         "the sweep to set the cache from the database",
     )
@@ -57,11 +61,7 @@ def test_a_stock_change_once_a_lost_cache_drained_goes_to_the_database(pipe: Run
     pipe.stop("relay")
     try:
         order_id = buy(http, world, sale["id"], "ida")
-        r = redis.Redis.from_url(world.settings.redis_url)
-        try:
-            r.delete(pipe.names.sale(int(sale["id"])).meta)
-        finally:
-            r.close()
+        lose_cache(world, sale["id"])
         reply = http.patch(f"/api/v1/sales/{sale['id']}", json={"stock": 20}, headers=admin)
         assert reply.status_code == 503 and reply.json()["error"] == "not_ready", reply.text
     finally:

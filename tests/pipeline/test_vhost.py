@@ -19,7 +19,7 @@ import pytest
 
 from app.infrastructure.amqp import declare_topology
 from app.infrastructure.keys import Names
-from tests.pipeline.harness import buy, handoff_length, publish, running_world, wait_until
+from tests.pipeline.harness import audit_lines, buy, handoff_length, lose_cache, publish, running_world, wait_until
 from tests.support import make_sale
 
 API = "http://127.0.0.1:15672/api"
@@ -75,16 +75,6 @@ def twin_on_default_vhost(names: Names) -> Iterator[None]:
                     client.delete(f"{API}/queues/%2F/{item['name']}")
 
 
-def audit_lines(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
-    """check name -> its whole line."""
-    lines = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("PASS", "FAIL"):
-            lines[parts[1]] = line
-    return lines
-
-
 def test_queue_depths_are_read_from_the_vhost_of_the_amqp_url(vhost: str) -> None:
     url = f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
     with running_world(("relay",), FLASHSALE_AMQP_URL=url) as run, run.client() as http:
@@ -102,7 +92,7 @@ def test_queue_depths_are_read_from_the_vhost_of_the_amqp_url(vhost: str) -> Non
             wait_until(lambda: api_messages("/", names.orders_dlq) == 0, 30, "statistics of the twin DLQ")
 
             result = world.cli("audit", sale["id"], check=False)
-            lines = audit_lines(result)
+            lines = audit_lines(result.stdout)
             assert result.returncode == 1, result.stdout + result.stderr
             assert lines["pipeline_drained"].startswith("FAIL"), result.stdout
             assert "1 message(s) in the order queue" in lines["pipeline_drained"], result.stdout
@@ -110,13 +100,7 @@ def test_queue_depths_are_read_from_the_vhost_of_the_amqp_url(vhost: str) -> Non
             assert "1 message(s) in the dead-letter queue" in lines["no_dead_letters"], result.stdout
 
             # The cache is lost while the orders wait in this vhost's queue: the reload must be refused.
-            import redis
-
-            r = redis.Redis.from_url(world.settings.redis_url)
-            try:
-                r.delete(names.sale(int(sale["id"])).meta)
-            finally:
-                r.close()
+            lose_cache(world, sale["id"])
             reply = http.post(f"/api/v1/sales/{sale['id']}/preheat", headers=world.headers("admin", admin=True))
             assert reply.status_code == 503, reply.text
             assert reply.json()["error"] == "not_ready"
