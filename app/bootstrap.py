@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from app.application.orders import Orders
 from app.application.preheat import Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
+from app.application.sale_orders import SaleOrders
 from app.application.stock_return import StockReturns
 from app.config import Settings
 from app.domain.models import Backlog, PipelineState
@@ -37,7 +39,7 @@ from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
-from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener
+from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener, StockHearer
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
 from app.workers.orders import OrderConsumer
@@ -45,6 +47,11 @@ from app.workers.relay import Relay
 from app.workers.timeouts import TimeoutWorker
 
 Worker = OrderConsumer | TimeoutWorker | Relay
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+    from flashsale_operator.scaling import Scaler
 
 
 @dataclass
@@ -160,6 +167,45 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             await lease.stop()
         await db.close()
         await redis.aclose()
+
+
+@dataclass
+class OperatorParts:
+    """What the operator uses beyond the container: the Kubernetes API client and the consumer scaler."""
+
+    container: Container
+    sale_orders: SaleOrders
+    kube: ApiClient
+    scaler: Scaler
+
+
+@contextlib.asynccontextmanager
+async def open_operator(
+    settings: Settings, *, consumer_deployment: str, scale_cooldown_seconds: float, on_stock: StockHearer
+) -> AsyncIterator[OperatorParts]:
+    """The container, one Kubernetes API client and the scaler built on it, and `on_stock` hearing the stock
+    channel (sold out, restocked); closed in reverse order."""
+    # Only the operator needs these; the API and the workers never import them.
+    from app.infrastructure.kube import open_kube_api
+    from flashsale_operator.scaling import Scaler
+
+    async with open_container(settings) as c:
+        kube = await open_kube_api()
+        listener = SoldOutListener(c.redis, c.names.stock_channel, on_stock)
+        listener.start()
+        try:
+            scaler = Scaler(
+                kube,
+                queue_depth=c.depth,
+                orders_queue=c.names.orders_queue,
+                handoff_backlog=c.cache.handoff_length,
+                deployment=consumer_deployment,
+                cooldown_seconds=scale_cooldown_seconds,
+            )
+            yield OperatorParts(c, SaleOrders(c.db, c.cache), kube, scaler)
+        finally:
+            await listener.stop()
+            await kube.close()
 
 
 @contextlib.asynccontextmanager

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from app.application.drain import DrainCheck, always_drained, not_drained
 from app.domain.errors import Conflict, InvalidRequest, NotFound
 from app.domain.models import Commodity, Sale, SaleStatus
 from app.domain.timefmt import from_ms
 from app.infrastructure import sql_catalogue as sql
-from app.infrastructure.db import Database
+from app.infrastructure.db import Database, IntegrityError
 from app.infrastructure.redis_client import REDIS_DOWN
 from app.infrastructure.sale_cache import SaleCache
 
@@ -48,6 +50,25 @@ class NewSale:
     paused: bool = False
 
 
+T = TypeVar("T")
+
+
+async def _found_or_made(
+    find: Callable[[], Awaitable[T | None]], make: Callable[[], Awaitable[T]], key: str
+) -> tuple[T, bool]:
+    """What `find` finds, else what `make` makes; whether it was made. Two racing calls end with one thing: the
+    loser's insert hits the unique key, and it finds the winner's."""
+    for _ in range(2):
+        found = await find()
+        if found is not None:
+            return found, False
+        try:
+            return await make(), True
+        except IntegrityError:
+            continue
+    raise Conflict(f"what belongs to {key} could be neither found nor made", code="conflict")
+
+
 class Catalogue:
     def __init__(
         self, db: Database, cache: SaleCache, *, use_cache: bool, drained: DrainCheck = always_drained
@@ -73,6 +94,22 @@ class Catalogue:
             raise NotFound("no such commodity")
         return commodity
 
+    async def commodity_for(self, key: str, name: str, description: str | None, price_cents: int) -> Commodity:
+        """The commodity made for an external key (a FlashSale resource), made now if there is none."""
+
+        async def find() -> Commodity | None:
+            async with self._db.transaction() as cur:
+                return await sql.commodity_by_key(cur, key)
+
+        async def make() -> Commodity:
+            async with self._db.transaction() as cur:
+                cid = await sql.insert_commodity(cur, name, description, price_cents, None, external_key=key)
+                made = await sql.commodity_by_id(cur, cid)
+            assert made is not None
+            return made
+
+        return (await _found_or_made(find, make, key))[0]
+
     async def commodities(self, limit: int, before: int | None) -> list[Commodity]:
         async with self._db.transaction() as cur:
             return await sql.list_commodities(cur, limit, before)
@@ -96,6 +133,28 @@ class Catalogue:
                 paused=new.paused,
                 external_key=external_key,
             )
+        return await self.sale(sale_id)
+
+    async def sale_for(self, key: str, new: NewSale) -> tuple[SaleView, bool]:
+        """The sale made for an external key, made now from `new` if there is none; whether this call made
+        it. A re-run after a crash finds the sale it made: no duplicate, no unique-key error."""
+        return await _found_or_made(lambda: self.sale_by_key(key), lambda: self.create_sale(new, external_key=key), key)
+
+    async def sale_by_key(self, key: str) -> SaleView | None:
+        async with self._db.transaction() as cur:
+            sale = await sql.sale_by_key(cur, key)
+        return None if sale is None else (await self.views([sale]))[0]
+
+    async def end_sale(self, sale_id: int) -> SaleView:
+        """End the sale now (a sale that ended already keeps its end): purchases answer `ended` from then on.
+        The row stays locked while the cache changes, as in `change_sale`."""
+        now_ms = await self._cache.now_ms() if self._use_cache else int(time.time() * 1000)
+        async with self._db.transaction() as cur:
+            if await sql.sale_by_id(cur, sale_id, lock=True) is None:
+                raise NotFound("no such sale")
+            await sql.end_sale(cur, sale_id, from_ms(now_ms))
+            if self._use_cache:
+                await self._cache.end(sale_id, now_ms)
         return await self.sale(sale_id)
 
     async def sale(self, sale_id: int) -> SaleView:

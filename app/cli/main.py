@@ -79,6 +79,32 @@ def worker(kind: str) -> None:
     run(run_workers(cfg, kind))
 
 
+@main.command("operator")
+@click.option("--namespace", default=None, help="Serve the FlashSales of this namespace only (default: all).")
+@click.option(
+    "--webhook",
+    default=None,
+    metavar="ADDRESS:PORT",
+    help="Serve the validating admission webhook there (default: FLASHSALE_OPERATOR_WEBHOOK; empty: off).",
+)
+def operator_command(namespace: str | None, webhook: str | None) -> None:
+    """Run the FlashSale operator: each FlashSale resource becomes a sale, run through its phases."""
+    from app.bootstrap import check_stores
+    from app.domain.errors import ConfigError
+    from app.infrastructure.logs import setup_logging
+    from flashsale_operator.config import OperatorConfig
+    from flashsale_operator.main import run_operator
+
+    cfg = settings(require_secret=False)
+    setup_logging(cfg.log_format)
+    try:
+        config = OperatorConfig.from_env(webhook=webhook)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    run(check_stores(cfg))
+    run(run_operator(cfg, config, namespace))
+
+
 @main.group()
 def users() -> None:
     """Manage local users."""

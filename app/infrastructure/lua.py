@@ -12,7 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease")
+SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease", "end")
 
 
 def lua_dir() -> Path:
@@ -29,6 +29,7 @@ class Scripts:
     adjust: AsyncScript
     load: AsyncScript
     lease: AsyncScript
+    end: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

@@ -135,6 +135,36 @@ class SaleCache:
         )
         return code, int(left)
 
+    async def end(self, sale_id: int, end_ms: int) -> bool:
+        """Move a loaded sale's end to `end_ms` if that is earlier; a sale not loaded is left alone."""
+        moved = await self.scripts.end(keys=[self.names.sale(sale_id).meta], args=[end_ms, self.names.stock_channel])
+        return bool(moved)
+
+    async def accepted(self, sale_id: int) -> tuple[int, int] | None:
+        """(cache epoch, reservations accepted under it) of a loaded sale; None when it is not loaded."""
+        keys = self.names.sale(sale_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.meta, "epoch")
+            pipe.hlen(keys.res)
+            epoch, recorded = await pipe.execute()
+        if epoch is None:
+            return None
+        return int(epoch), max(0, int(recorded) - 1)  # less the placeholder that keeps the hash alive
+
+    async def handoff_length(self, sale_id: int) -> int:
+        return int(await self.redis.xlen(self.names.sale(sale_id).handoff))
+
+    async def unload(self, sale_id: int) -> bool:
+        """Remove the sale's keys. A hand-off stream that still holds orders is kept (with the relay watching
+        it), since those orders exist nowhere else; returns whether everything went."""
+        keys = self.names.sale(sale_id)
+        await self.redis.delete(*keys.expiring())
+        if await self.redis.xlen(keys.handoff):
+            return False
+        await self.redis.delete(keys.handoff)
+        await self.redis.srem(self.names.handoff_sales, str(sale_id))
+        return True
+
     async def release(self, sale_id: int, *, order_id: int, user_id: str, quantity: int) -> str:
         keys = self.names.sale(sale_id)
         result = await self.scripts.release(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Protocol
 
 from redis.asyncio import Redis
 
@@ -52,10 +53,16 @@ class SoldOutFlags:
             return
 
 
-class SoldOutListener:
-    """Keeps a process's flags in step with the stock channel; reconnects if Redis goes away."""
+class StockHearer(Protocol):
+    """What hears the stock channel: the sold-out flags, or the operator waking a sale's clock."""
 
-    def __init__(self, redis: Redis, channel: str, flags: SoldOutFlags) -> None:
+    def on_message(self, data: str) -> None: ...
+
+
+class SoldOutListener:
+    """Keeps a process's flags (or another hearer) in step with the stock channel; reconnects if Redis goes away."""
+
+    def __init__(self, redis: Redis, channel: str, flags: StockHearer) -> None:
         self._redis = redis
         self._channel = channel
         self._flags = flags

@@ -59,13 +59,24 @@ async def user_by_name(cur: Any, username: str) -> User | None:
 
 
 async def insert_commodity(
-    cur: Any, name: str, description: str | None, price_cents: int, image_url: str | None
+    cur: Any,
+    name: str,
+    description: str | None,
+    price_cents: int,
+    image_url: str | None,
+    external_key: str | None = None,
 ) -> int:
     await cur.execute(
-        "INSERT INTO commodities (name, description, price_cents, image_url) VALUES (%s, %s, %s, %s)",
-        (name, description, price_cents, image_url),
+        "INSERT INTO commodities (name, description, price_cents, image_url, external_key) VALUES (%s, %s, %s, %s, %s)",
+        (name, description, price_cents, image_url, external_key),
     )
     return int(cur.lastrowid)
+
+
+async def commodity_by_key(cur: Any, external_key: str) -> Commodity | None:
+    await cur.execute(f"SELECT {COMMODITY_COLUMNS} FROM commodities WHERE external_key = %s", (external_key,))
+    row = await cur.fetchone()
+    return commodity_from_row(row) if row else None
 
 
 async def commodity_by_id(cur: Any, commodity_id: int) -> Commodity | None:
@@ -125,6 +136,17 @@ async def sale_by_id(cur: Any, sale_id: int, *, lock: bool = False) -> Sale | No
     await cur.execute(f"SELECT {SALE_COLUMNS} FROM sales WHERE id = %s{suffix}", (sale_id,))
     row = await cur.fetchone()
     return sale_from_row(row) if row else None
+
+
+async def sale_by_key(cur: Any, external_key: str) -> Sale | None:
+    await cur.execute(f"SELECT {SALE_COLUMNS} FROM sales WHERE external_key = %s", (external_key,))
+    row = await cur.fetchone()
+    return sale_from_row(row) if row else None
+
+
+async def end_sale(cur: Any, sale_id: int, at: datetime) -> None:
+    """Move the sale's end to `at` if that is earlier."""
+    await cur.execute("UPDATE sales SET ends_at = LEAST(ends_at, %s) WHERE id = %s", (naive_utc(at), sale_id))
 
 
 async def list_sales(cur: Any, limit: int, before_id: int | None) -> list[Sale]:
