@@ -5,7 +5,6 @@ Entry points (the API, the workers, the CLI, the operator) call `open_container`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,25 +15,27 @@ from redis.asyncio import Redis
 
 from app.application.accounts import Accounts
 from app.application.catalogue import Catalogue
+from app.application.drain import DrainCheck
 from app.application.order_writer import OrderWriter
 from app.application.orders import Orders
-from app.application.preheat import DrainCheck, Preheater
+from app.application.preheat import Preheater
 from app.application.purchase import Limits, RedisPurchase
 from app.application.purchase_db import DbPurchase
 from app.application.sale_orders import SaleOrders
 from app.application.stock_return import StockReturns
 from app.config import Settings
-from app.domain.models import PipelineState
+from app.domain.models import Backlog, PipelineState
 from app.infrastructure import amqp
 from app.infrastructure.amqp import Publisher
 from app.infrastructure.db import Database
 from app.infrastructure.fake_payments import FakePaymentProvider
 from app.infrastructure.idgen import IdGenerator, NodeLease
+from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
 from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.pool_metrics import pools_sampled
-from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
+from app.infrastructure.queue_depth import QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
@@ -71,6 +72,7 @@ class Container:
     orders: Orders
     payments: FakePaymentProvider
     depth: QueueDepth
+    in_flight: InFlight
     lease: NodeLease | None = None
     purchase: RedisPurchase | DbPurchase | None = None
 
@@ -85,28 +87,20 @@ class Messaging:
 
 
 async def state_of(c: Container, sale_id: int, channel: AbstractChannel | None = None) -> PipelineState:
-    """What of the sale is still on its way to the database (hand-off, order queue, dead letters)."""
-    return await pipeline_state(c.cache, c.depth, c.names, sale_id, channel)
+    """What of the sale is still on its way to the database (hand-off, in flight, order queue, dead letters)."""
+    return await pipeline_state(c.cache, c.depth, c.names, sale_id, channel, in_flight=c.in_flight)
 
 
-def drain_check(cache: SaleCache, depth: QueueDepth, names: Names) -> DrainCheck:
-    """Nothing accepted for the sale is on its way: its hand-off is empty and so is the order queue
-    (counted with unacknowledged messages through the management API; unknown counts as not drained).
+def drain_check(cache: SaleCache, in_flight: InFlight, names: Names) -> DrainCheck:
+    """What of the sale is not written yet: its hand-off, then its orders in flight (dead letters included).
+    Both are the sale's own and exact at once, so neither another sale's traffic nor queue statistics matter."""
 
-    The management API refreshes its counts every few seconds, so one zero may be stale: the check holds only
-    if a second reading, a stats interval later, is zero too."""
+    async def backlog(sale_id: int) -> Backlog:
+        # The hand-off first: an entry leaves it only once its order is recorded in flight.
+        handoff = int(await cache.redis.xlen(names.sale(sale_id).handoff))
+        return Backlog(handoff, await in_flight.count(sale_id))
 
-    async def empty_now(sale_id: int) -> bool:
-        state = await pipeline_state(cache, depth, names, sale_id, None)
-        return state.handoff == 0 and state.queued == 0
-
-    async def drained(sale_id: int) -> bool:
-        if not await empty_now(sale_id):
-            return False
-        await asyncio.sleep(STATS_INTERVAL_SECONDS)
-        return await empty_now(sale_id)
-
-    return drained
+    return backlog
 
 
 @contextlib.asynccontextmanager
@@ -125,11 +119,13 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         cache = SaleCache(redis, scripts, names)
         tokens = TokenService(settings.jwt_secret, settings.token_ttl_seconds)
         use_cache = settings.stock_strategy == "redis"
-        catalogue = Catalogue(db, cache, use_cache=use_cache)
+        in_flight = InFlight(db)
+        drained = drain_check(cache, in_flight, names)
+        catalogue = Catalogue(db, cache, use_cache=use_cache, drained=drained)
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
         returns = StockReturns(db, cache)
         payments = FakePaymentProvider(db)
-        depth = QueueDepth(settings.rabbitmq_api_url)
+        depth = QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)  # the vhost the AMQP URL names
         container = Container(
             settings=settings,
             names=names,
@@ -140,13 +136,14 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             tokens=tokens,
             accounts=Accounts(db, tokens),
             catalogue=catalogue,
-            preheater=Preheater(db, cache, catalogue, drain_check(cache, depth, names)),
+            preheater=Preheater(db, cache, catalogue, drained),
             rates=RateLimiter(redis, names),
             flags=flags,
             returns=returns,
             orders=Orders(db, cache, payments, returns),
             payments=payments,
             depth=depth,
+            in_flight=in_flight,
         )
         if mint_ids:
             lease = NodeLease(redis, scripts, names, settings.node_lease_seconds)
@@ -230,7 +227,7 @@ async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
     settings = c.settings
     workers: list[Worker] = []
     if kind in ("relay", "all") and settings.stock_strategy == "redis":
-        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size))
+        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, in_flight=c.in_flight))
     if kind in ("orders", "all"):
         channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
         writer = OrderWriter(c.db)
@@ -248,7 +245,11 @@ async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
     if kind in ("timeouts", "all"):
         channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
         sweep = settings.timeout_sweep_seconds
-        workers.append(TimeoutWorker(channel, c.db, c.returns, c.orders, m.scheduler, c.names, sweep_seconds=sweep))
+        workers.append(
+            TimeoutWorker(
+                channel, c.db, c.returns, c.orders, m.scheduler, c.names, catalogue=c.catalogue, sweep_seconds=sweep
+            )
+        )
     return workers
 
 

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from redis.connection import parse_url as redis_parse_url
 
@@ -47,6 +48,13 @@ def _dev_secret(env: dict[str, str]) -> str:
     return secret
 
 
+def vhost_of_url(url: str) -> str:
+    """The virtual host an AMQP URL names, read as aio-pika reads it: no path (or `/`) is the default vhost `/`,
+    otherwise the percent-decoded path without its leading slash (`/%2F` is `/` too)."""
+    path = urlsplit(url).path
+    return "/" if path in ("", "/") else unquote(path[1:])
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -75,6 +83,11 @@ class Settings:
     # Proxies whose X-Forwarded-For names the client (addresses or CIDR networks, or "*"); none by default.
     forwarded_allow_ips: tuple[str, ...] = ()
     log_format: str = "text"  # or "json": one JSON object a line
+
+    @property
+    def amqp_vhost(self) -> str:
+        """Where the queues are: the management API must be asked about this vhost, not the default one."""
+        return vhost_of_url(self.amqp_url)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, require_secret: bool = True) -> Settings:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -208,7 +209,7 @@ def delete_queues(world: World) -> None:
     from app.infrastructure.amqp import all_queues
     from app.infrastructure.keys import Names
 
-    api = "http://127.0.0.1:15672/api/queues/%2F/"
+    api = f"http://127.0.0.1:15672/api/queues/{quote(world.settings.amqp_vhost, safe='')}/"
     with httpx.Client(auth=("guest", "guest"), timeout=5) as client:
         for queue in all_queues(Names(world.namespace)):
             with contextlib.suppress(httpx.HTTPError):

@@ -1,13 +1,22 @@
-"""Commodities and sales: create, read, change. Reads combine the database with the cache's stock."""
+"""Commodities and sales: create, read, change. Reads combine the database with the cache's stock.
+
+A change of a loaded sale touches two stores that cannot commit together, so the order is chosen to be safe:
+what lets the cache sell less (less stock, a pause) reaches the cache before the database commits; what lets it
+sell more (more stock, a resume) commits to the database first, and the cache is then set from the database.
+Whatever fails in between (a crash, a failed commit, a lost reply) leaves the cache selling less than the
+database allows, never more, and `sync_cache`, which the timeout worker's sweep runs for every live sale, sets
+the cache from the database again (adjust.lua sets values, so repeating it is harmless)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from app.application.drain import DrainCheck, always_drained, not_drained
 from app.domain.errors import Conflict, InvalidRequest, NotFound
 from app.domain.models import Commodity, Sale, SaleStatus
 from app.domain.timefmt import from_ms
@@ -15,6 +24,8 @@ from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database, IntegrityError
 from app.infrastructure.redis_client import REDIS_DOWN
 from app.infrastructure.sale_cache import SaleCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,13 @@ async def _found_or_made(
 
 
 class Catalogue:
-    def __init__(self, db: Database, cache: SaleCache, *, use_cache: bool) -> None:
+    def __init__(
+        self, db: Database, cache: SaleCache, *, use_cache: bool, drained: DrainCheck = always_drained
+    ) -> None:
         self._db = db
         self._cache = cache
         self._use_cache = use_cache
+        self._drained = drained
 
     async def create_commodity(
         self, name: str, description: str | None, price_cents: int, image_url: str | None
@@ -175,26 +189,61 @@ class Catalogue:
 
     async def change_sale(self, sale_id: int, *, paused: bool | None, stock: int | None) -> SaleView:
         """Pause, resume or change stock. Stock never drops below what is sold; on refusal nothing changes.
-
-        The database row stays locked while the cache is changed, so the two move together."""
+        A stock change of a sale whose cache was lost waits (503) until none of its orders is on its way: until
+        then the database's count of what is sold is short."""
         async with self._db.transaction() as cur:
             sale = await sql.sale_by_id(cur, sale_id, lock=True)
             if sale is None:
                 raise NotFound("no such sale")
             new_stock = sale.stock if stock is None else stock
             delta = new_stock - sale.stock
+            new_paused = sale.paused if paused is None else paused
+            if self._use_cache and delta != 0 and sale.cache_epoch > 0 and not await self._cache.is_loaded(sale_id):
+                backlog = await self._drained(sale_id)
+                if not backlog.drained:
+                    raise not_drained(backlog, "change its stock")
             if sale.stock_left + delta < 0:
                 raise Conflict(
                     f"stock {new_stock} is below the {sale.stock - sale.stock_left} units sold",
                     code="stock_below_sold",
                 )
-            new_paused = sale.paused if paused is None else paused
-            if self._use_cache and (delta != 0 or paused is not None):
-                code, left = await self._cache.adjust(sale_id, stock=new_stock, paused=paused)
+            less = delta < 0
+            pausing = new_paused and not sale.paused
+            if self._use_cache and (less or pausing):
+                # Restrictions first, while the row is locked: a failure after this leaves the cache stricter.
+                code, left = await self._cache.adjust(
+                    sale_id, stock=new_stock if less else None, paused=True if pausing else None
+                )
                 if code == "below_sold":
                     raise Conflict(
-                        f"stock {new_stock} is below what is sold or reserved ({new_stock - delta - left})",
+                        f"stock {new_stock} is below what is sold or reserved ({sale.stock - left})",
                         code="stock_below_sold",
                     )
             await sql.update_sale(cur, sale_id, paused=new_paused, stock=new_stock, stock_left=sale.stock_left + delta)
+        if self._use_cache and (delta != 0 or paused is not None):
+            await self.sync_cache(sale_id)  # committed: now the cache may follow (more stock, a resume)
         return await self.sale(sale_id)
+
+    async def sync_cache(self, sale_id: int) -> str:
+        """Set a loaded sale's cached stock and pause from its database row, under the row lock (so no change
+        runs at once). Returns the script's code: 'ok', 'not_loaded' or 'below_sold' (the cache has reserved
+        more than the database's stock, which the order of `change_sale` never leaves)."""
+        async with self._db.transaction() as cur:
+            sale = await sql.sale_by_id(cur, sale_id, lock=True)
+            if sale is None:
+                return "not_loaded"
+            code, _left = await self._cache.adjust(sale_id, stock=sale.stock, paused=sale.paused)
+        if code == "below_sold":
+            log.error("sale %s: the cache has reserved more than the database's stock of %s", sale_id, sale.stock)
+        return code
+
+    async def sync_live_caches(self, limit: int = 500) -> int:
+        """`sync_cache` for every sale that was preheated and has not ended; how many it set."""
+        if not self._use_cache:
+            return 0
+        async with self._db.transaction() as cur:
+            ids = await sql.live_preheated_sales(cur, limit)
+        done = 0
+        for sale_id in ids:
+            done += int(await self.sync_cache(sale_id) == "ok")
+        return done

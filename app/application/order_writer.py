@@ -2,8 +2,11 @@
 
 A batch is one transaction: the orders already written are recognised (a redelivery writes nothing twice),
 the new ones are inserted with one multi-row INSERT, and each sale's stock row is decremented with a
-conditional UPDATE. If the batch cannot be written as a whole, its orders are tried one by one so one bad
-order cannot hold back the rest. Every outcome is per order, for the consumer to ack, retry or dead-letter."""
+conditional UPDATE. If the batch cannot be written as a whole because of an order (no stock left for it in
+the row, a conflicting id or key, data a column refuses), its orders are tried one by one so one bad order
+cannot hold back the rest. Any other database error (a read-only server in a failover, a lock-wait timeout, a
+deadlock, ...) says nothing about the orders: it is raised as `Unavailable`, and the consumer holds the batch
+and backs off as in an outage. Every outcome is per order, for the consumer to ack, retry or dead-letter."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from app.domain.errors import Unavailable
 from app.domain.models import OrderStatus, Reservation
 from app.domain.timefmt import from_ms
 from app.infrastructure import sql_orders
-from app.infrastructure.db import Database, MysqlError
+from app.infrastructure.db import Database, MysqlError, is_data_error
 from app.infrastructure.sql_orders import NewOrder
 
 
@@ -52,13 +55,15 @@ class OrderWriter:
         self._db = db
 
     async def write(self, batch: list[Reservation]) -> list[Written]:
-        """Raises Unavailable when the database is down: nothing is decided, the caller retries later."""
+        """Raises Unavailable when the database is down or refuses for a reason that is not the orders': nothing
+        is decided, the caller holds the batch and retries later."""
         try:
             return await self._write_together(batch)
-        except Unavailable:
-            raise
-        except (MysqlError, _TakeFailed):
+        except _TakeFailed:
             pass  # one order spoils the batch: try each alone, so the rest still get written
+        except MysqlError as exc:
+            if not is_data_error(exc):
+                raise Unavailable(f"the database refused the batch: {exc}") from exc
         results: list[Written] = []
         for reservation in batch:
             results += await self._write_alone(reservation)
@@ -67,11 +72,11 @@ class OrderWriter:
     async def _write_alone(self, r: Reservation) -> list[Written]:
         try:
             return await self._write_together([r])
-        except Unavailable:
-            raise
         except _TakeFailed as exc:
             return [Written(r, Outcome.FAILED, str(exc))]
         except MysqlError as exc:
+            if not is_data_error(exc):  # the orders written alone so far are recognised on the retry
+                raise Unavailable(f"the database refused the order: {exc}") from exc
             return [Written(r, Outcome.FAILED, f"database refused the order: {exc}")]
 
     async def _write_together(self, batch: list[Reservation]) -> list[Written]:
@@ -102,6 +107,8 @@ class OrderWriter:
             if fresh:
                 await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
             results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]
+            # Every order here is settled by this commit (written now, written before, or a conflict).
+            await sql_orders.settle_in_flight(cur, sorted({r.order_id for r in batch}))
         return results
 
 

@@ -1,6 +1,9 @@
-"""Reading, paying and cancelling orders, including those still `pending` in the hand-off."""
+"""Reading, paying and cancelling orders, including those still `pending` in the hand-off; and the sweep's
+repairs of payments a crash left behind."""
 
 from __future__ import annotations
+
+import logging
 
 from app.application.ports import PaymentProvider
 from app.application.stock_return import StockReturns
@@ -12,6 +15,11 @@ from app.infrastructure.metrics import PAYMENTS
 from app.infrastructure.records import reservation_from_json
 from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.tokens import Principal
+
+log = logging.getLogger(__name__)
+# How long after the sweep gave an order back a stalled charge of it may still land (far beyond any provider
+# client's timeout): until then a cancelled order with no charge yet is looked at again.
+PAYMENT_WATCH_SECONDS = 3600
 
 
 class PaymentFailed(DomainError):
@@ -132,5 +140,29 @@ class Orders:
         for order_id, _amount in stuck:
             charged = await self._payments.charged(str(order_id))
             async with self._db.transaction() as cur:
-                await sql_orders.finish_payment(cur, order_id, paid=bool(charged))
+                given_back = await sql_orders.finish_payment(cur, order_id, paid=bool(charged))
+                if given_back and not charged:
+                    # The stalled attempt may still charge, after the order is cancelled, and die before its
+                    # refund: watch it until that can no longer happen.
+                    await sql_orders.watch_payment(cur, order_id, PAYMENT_WATCH_SECONDS)
         return len(stuck)
+
+    async def refund_cancelled_charges(self, limit: int = 200) -> int:
+        """Refund, once, a charge that landed on a cancelled order the sweep had given back; forget each watched
+        order once it is settled (paid; cancelled and refunded; cancelled and never charged in time)."""
+        async with self._db.transaction() as cur:
+            watched = await sql_orders.watched_final(cur, limit)
+        refunded = 0
+        for order_id, status, over in watched:
+            if status == "cancelled":
+                charged = await self._payments.charged(str(order_id))
+                if charged:
+                    await self._payments.refund(str(order_id))
+                    PAYMENTS.labels("refunded").inc()
+                    log.warning("refunded the charge of cancelled order %s (its pay request died)", order_id)
+                    refunded += 1
+                elif charged is None and not over:
+                    continue  # no charge yet: the stalled attempt may still make one
+            async with self._db.transaction() as cur:
+                await sql_orders.forget_watch(cur, order_id)
+        return refunded

@@ -2,29 +2,22 @@
 
 Stock left is recomputed from the orders (stock minus units not cancelled), so repeating a preheat never
 refills what was sold; on a sale already loaded it changes nothing. A sale whose cache was lost is loaded
-again only once the order pipeline has drained, so no accepted order is counted twice or missed."""
+again only once none of its accepted orders is on its way (in the hand-off, the order queue, a writer's hands or
+the dead-letter queue), so no accepted order is counted twice or missed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from app.application.catalogue import Catalogue, SaleView
-from app.domain.errors import NotFound, NotReady
+from app.application.drain import DrainCheck, always_drained, not_drained
+from app.domain.errors import NotFound
 from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database
 from app.infrastructure.sale_cache import SaleCache
 
-# Answers whether the hand-off and the order queue are empty (nothing accepted is still on its way).
-DrainCheck = Callable[[int], Awaitable[bool]]
-
-
-async def _always_drained(_sale_id: int) -> bool:
-    return True
-
 
 class Preheater:
     def __init__(
-        self, db: Database, cache: SaleCache, catalogue: Catalogue, drained: DrainCheck = _always_drained
+        self, db: Database, cache: SaleCache, catalogue: Catalogue, drained: DrainCheck = always_drained
     ) -> None:
         self._db = db
         self._cache = cache
@@ -49,15 +42,22 @@ class Preheater:
                 raise NotFound("no such sale")
             if now_ms >= int(sale.ends_at.timestamp() * 1000):
                 return False  # an ended sale: nothing to sell, nothing changes
-            if sale.cache_epoch > 0 and not await self._drained(sale_id):
-                raise NotReady("the sale's cache was lost; orders are still draining, preheat again shortly")
-            stock_left = sale.stock - await sql.units_taken(cur, sale_id)
-            epoch = sale.cache_epoch + 1
-            await sql.set_cache_epoch(cur, sale_id, epoch)
+            if sale.cache_epoch > 0:
+                backlog = await self._drained(sale_id)
+                if not backlog.drained:
+                    raise not_drained(backlog, "preheat again")
+            await sql.set_cache_epoch(cur, sale_id, sale.cache_epoch + 1)
+        # The epoch is committed BEFORE the cache is written: if the write's reply is lost or this process dies
+        # after it, the database still knows the sale may be selling from a cache, so the preheat after a later
+        # loss waits for the orders on their way instead of taking the sale for one never loaded.
+        async with self._db.transaction() as cur:
+            sale = await sql.sale_by_id(cur, sale_id, lock=True)
+            if sale is None:
+                raise NotFound("no such sale")
             loaded = await self._cache.load(
                 sale,
-                epoch=epoch,
-                stock_left=stock_left,
+                epoch=sale.cache_epoch,
+                stock_left=sale.stock - await sql.units_taken(cur, sale_id),
                 holdings=await sql.holdings(cur, sale_id),
                 idempotency=await sql.idempotency_keys(cur, sale_id),
                 cancelled=await sql.cancelled_orders(cur, sale_id),
@@ -68,4 +68,4 @@ class Preheater:
 
 
 class _AlreadyLoaded(Exception):
-    """Another preheat loaded the sale first; roll back the epoch bump."""
+    """Another preheat loaded the sale first (its epoch bump, or ours, is harmless: epochs only grow)."""

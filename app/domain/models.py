@@ -85,9 +85,27 @@ class PipelineState:
     """What is still on its way from the reservations of a sale to its order rows."""
 
     handoff: int  # accepted orders still in the sale's Redis hand-off
-    queued: int  # messages in the order queue (-1: unknown)
-    dead_letters: int  # messages in the dead-letter queue (-1: unknown)
+    queued: int  # messages in the order queue, all sales (-1: unknown)
+    dead_letters: int  # messages in the dead-letter queue, all sales (-1: unknown)
     exact: bool  # False when unacknowledged messages could not be counted
+    unwritten: int = -1  # the sale's orders handed to the broker and not written, dead letters included (-1: unknown)
+
+    @property
+    def drained(self) -> bool:
+        """Nothing of this sale is on its way: its own count, whatever other sales keep in the shared queue."""
+        return self.handoff == 0 and self.unwritten == 0
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What of one sale is not in the database yet: the drain check of a preheat after a lost cache."""
+
+    handoff: int  # accepted, still in the sale's Redis hand-off
+    unwritten: int  # handed to the broker, not written: queued, held by a writer, or dead-lettered
+
+    @property
+    def drained(self) -> bool:
+        return self.handoff == 0 and self.unwritten == 0
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncmy
+from asyncmy.errors import DataError, IntegrityError, OperationalError
 from asyncmy.errors import Error as MysqlError
-from asyncmy.errors import IntegrityError, OperationalError
 
 from app.domain.errors import ServiceUnavailable, Unavailable
 from app.infrastructure.mysql_url import MysqlTarget, parse_mysql_url
@@ -17,6 +17,25 @@ __all__ = ["Database", "IntegrityError", "MysqlError"]
 
 # Error numbers that mean the server is gone or unreachable, not that the statement was wrong.
 _CONNECTION_ERRNOS = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+
+
+# A failed CHECK constraint: MariaDB's ER_CONSTRAINT_FAILED and MySQL's ER_CHECK_CONSTRAINT_VIOLATED.
+_CHECK_ERRNOS = {4025, 3819}
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """An error that will repeat for the same statement and data whatever the server's state: a duplicate id or
+    key, a missing referenced row, a NULL or a value a column refuses, a failed CHECK. Every other error (a
+    read-only server, a lock-wait timeout, a deadlock, too many connections, a missing table) says nothing about
+    the data, only that the server cannot do it now."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, MysqlError) and bool(exc.args) and exc.args[0] in _CHECK_ERRNOS
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth waiting out and retrying as it is: the database is unavailable, or refused for a passing reason."""
+    return isinstance(exc, Unavailable) or (isinstance(exc, MysqlError) and not is_data_error(exc))
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -11,9 +11,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 from aio_pika.abc import AbstractChannel
 
-# RabbitMQ's management API refreshes queue counts every 5 s by default (collect_statistics_interval).
-STATS_INTERVAL_SECONDS = 6.0
-
 
 @dataclass(frozen=True)
 class QueueStats:
@@ -65,11 +62,15 @@ class QueueDepth:
             int(data.get("consumers", 0)),
         )
 
+    async def ready(self, queue: str, channel: AbstractChannel) -> Depth:
+        """Ready messages over AMQP (a passive declare): exact at once, and all of a queue nobody consumes."""
+        declared = await channel.declare_queue(queue, passive=True)
+        return Depth(int(declared.declaration_result.message_count or 0), True)
+
     async def depth(self, queue: str, channel: AbstractChannel | None = None) -> Depth:
         value = await self.from_api(queue)
         if value is not None:
             return Depth(value, True)
         if channel is None:
             return Depth(-1, False)
-        declared = await channel.declare_queue(queue, passive=True)
-        return Depth(int(declared.declaration_result.message_count or 0), False)
+        return Depth((await self.ready(queue, channel)).messages, False)

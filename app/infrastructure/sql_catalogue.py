@@ -203,3 +203,12 @@ async def update_sale(cur: Any, sale_id: int, *, paused: bool, stock: int, stock
         "UPDATE sales SET paused = %s, stock = %s, stock_left = %s WHERE id = %s",
         (int(paused), stock, stock_left, sale_id),
     )
+
+
+async def live_preheated_sales(cur: Any, limit: int) -> list[int]:
+    """Sales preheated at least once that have not ended: those whose cache may be selling."""
+    await cur.execute(
+        "SELECT id FROM sales WHERE cache_epoch > 0 AND ends_at > NOW(3) ORDER BY id LIMIT %s",
+        (limit,),
+    )
+    return [int(r[0]) for r in await cur.fetchall()]

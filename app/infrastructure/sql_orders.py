@@ -75,6 +75,13 @@ async def insert_orders(cur: Any, orders: list[NewOrder]) -> None:
     await cur.executemany(INSERT_ORDER, [o.row() for o in orders])
 
 
+async def settle_in_flight(cur: Any, ids: list[int]) -> None:
+    """The orders are written (or can never be, under an id taken by another payload): no longer in flight."""
+    if ids:
+        marks = ", ".join(["%s"] * len(ids))
+        await cur.execute(f"DELETE FROM orders_in_flight WHERE order_id IN ({marks})", tuple(ids))
+
+
 async def existing(cur: Any, ids: list[int]) -> dict[int, tuple[int, str, int, int]]:
     """(sale, user, quantity, amount) of the orders among `ids` already written."""
     if not ids:
@@ -245,6 +252,30 @@ async def stuck_paying(cur: Any, older_than_seconds: int, limit: int) -> list[tu
         (older_than_seconds, limit),
     )
     return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def watch_payment(cur: Any, order_id: int, seconds: int) -> None:
+    """A stalled charge of this order may still land: the sweep looks again until it is settled."""
+    await cur.execute(
+        "INSERT INTO payment_watch (order_id, watch_until) VALUES (%s, NOW(3) + INTERVAL %s SECOND) "
+        "ON DUPLICATE KEY UPDATE watch_until = VALUES(watch_until)",
+        (order_id, seconds),
+    )
+
+
+async def watched_final(cur: Any, limit: int) -> list[tuple[int, str, bool]]:
+    """(order id, status, watch over) of the watched orders that are paid or cancelled (or gone)."""
+    await cur.execute(
+        "SELECT w.order_id, COALESCE(o.status, 'cancelled'), w.watch_until <= NOW(3) FROM payment_watch w "
+        "LEFT JOIN orders o ON o.id = w.order_id WHERE o.id IS NULL OR o.status IN ('paid', 'cancelled') "
+        "ORDER BY w.order_id LIMIT %s",
+        (limit,),
+    )
+    return [(int(r[0]), str(r[1]), bool(r[2])) for r in await cur.fetchall()]
+
+
+async def forget_watch(cur: Any, order_id: int) -> None:
+    await cur.execute("DELETE FROM payment_watch WHERE order_id = %s", (order_id,))
 
 
 async def counts_by_status(cur: Any, sale_id: int) -> dict[str, int]:

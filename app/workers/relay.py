@@ -1,14 +1,16 @@
 """The relay: moves accepted orders from each sale's Redis hand-off stream to the RabbitMQ order queue.
 
-It reads with a consumer group, publishes a batch with publisher confirms in flight, and only after every
-confirm acknowledges and deletes the stream entries. Entries a crashed relay had read but not acknowledged
-are claimed back after a short idle time, so nothing accepted is lost; a duplicate publish is harmless
-(the order writers are idempotent)."""
+It reads with a consumer group, records the batch's orders as in flight (per sale, in the database), publishes
+them with publisher confirms in flight, and only after every confirm acknowledges and deletes the stream entries.
+So an order is always counted somewhere until its row is written: in the hand-off, or in flight. Entries a
+crashed relay had read but not acknowledged are claimed back after a short idle time, so nothing accepted is
+lost; a duplicate publish is harmless (the order writers are idempotent)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -18,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from app.infrastructure.amqp import Publisher, message
+from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import RELAYED
 from app.infrastructure.redis_client import REDIS_DOWN
@@ -30,9 +33,12 @@ CLAIM_IDLE_MS = 15_000
 
 
 class Relay:
-    def __init__(self, redis: Redis, publisher: Publisher, names: Names, batch_size: int) -> None:
+    def __init__(
+        self, redis: Redis, publisher: Publisher, names: Names, batch_size: int, *, in_flight: InFlight
+    ) -> None:
         self._redis = redis
         self._publisher = publisher
+        self._in_flight = in_flight
         self._names = names
         self._batch = batch_size
         self._consumer = f"{socket.gethostname()}-{os.getpid()}"
@@ -59,12 +65,14 @@ class Relay:
         """Publish [(stream, [(entry id, fields)])] with confirms, up to ORDERS_PER_MESSAGE records in a
         message, then acknowledge and delete the entries. Returns how many orders it moved."""
         routed, acks, moved = [], [], 0
+        handed: list[tuple[int, int]] = []
         for stream, items in entries:
             records = []
             for entry_id, fields in items:
                 acks.append((stream, entry_id))
                 if fields and fields.get("r"):
                     records.append(fields["r"])
+                    handed += _order_and_sale(fields["r"])
             for i in range(0, len(records), ORDERS_PER_MESSAGE):
                 chunk = records[i : i + ORDERS_PER_MESSAGE]
                 msg = message(("[" + ",".join(chunk) + "]").encode(), f"{stream}:{acks[0][1]}:{i}")
@@ -72,6 +80,7 @@ class Relay:
                 routed.append((self._names.orders_queue, msg))
                 moved += len(chunk)
         if routed:
+            await self._in_flight.handed_off(handed)  # before the publish: never a moment uncounted
             await self._publisher.publish_all(routed)
         if acks:
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -141,3 +150,13 @@ class Relay:
                 log.warning("relay: %s; retrying", exc)
                 self._reread = True
                 await asyncio.sleep(1)
+
+
+def _order_and_sale(record: str) -> list[tuple[int, int]]:
+    """(order id, sale id) of a reservation record; none for one that cannot be read (the order writer
+    dead-letters it as unreadable)."""
+    try:
+        data = json.loads(record)
+        return [(int(data["o"]), int(data["s"]))]
+    except (ValueError, KeyError, TypeError):
+        return []

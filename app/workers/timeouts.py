@@ -1,8 +1,10 @@
 """The payment-timeout worker: cancels orders still unpaid at `expires_at` and returns their stock.
 
 A timeout that arrives early is parked again in the bucket that fits. A periodic sweep catches what a lost
-message would miss: created orders past their deadline, stock returns not yet applied to the cache, and
-orders left in `paying` by a crash (resolved by asking the payment provider)."""
+message would miss: created orders past their deadline, stock returns not yet applied to the cache, orders
+left in `paying` by a crash (resolved by asking the payment provider), and a charge that landed on an order
+cancelled meanwhile (refunded once). It also sets each live sale's cached stock and pause from the database,
+repairing a change that failed half-way."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ import logging
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from app.application.catalogue import Catalogue
 from app.application.orders import Orders
 from app.application.stock_return import StockReturns
-from app.domain.errors import Unavailable
 from app.infrastructure import sql_orders
-from app.infrastructure.db import Database
+from app.infrastructure.db import Database, is_transient
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, TIMEOUT_LAG
 from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler, now_ms, parse_timeouts
@@ -35,9 +37,11 @@ class TimeoutWorker:
         scheduler: TimeoutScheduler,
         names: Names,
         *,
+        catalogue: Catalogue,
         sweep_seconds: float,
         prefetch: int = 200,
     ) -> None:
+        self._catalogue = catalogue
         self._channel = channel
         self._db = db
         self._returns = returns
@@ -100,13 +104,17 @@ class TimeoutWorker:
         await msg.ack()
 
     async def _cancel(self, due: DueTimeout) -> bool:
-        """Cancel if still unpaid, waiting out a database outage; False if told to stop meanwhile."""
+        """Cancel if still unpaid, waiting out a database outage or a passing refusal (read-only, a lock wait,
+        a deadlock: never worth a redelivery, whose limit would dead-letter the timeout); False if told to stop
+        meanwhile."""
         delay = 0.2
         while True:
             try:
                 won = await self._returns.cancel(due.order_id, "timeout")
                 break
-            except Unavailable as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 if self._stopping.is_set():
                     return False
                 log.warning("timeout of order %s waits for the database: %s", due.order_id, exc)
@@ -127,5 +135,7 @@ class TimeoutWorker:
                     log.info("sweep cancelled order %s (its timeout message was late or lost)", order_id)
             await self._returns.apply_pending()
             await self._orders.resolve_paying()
+            await self._orders.refund_cancelled_charges()
+            await self._catalogue.sync_live_caches()
         except Exception as exc:
             log.warning("timeout sweep failed: %s", exc)

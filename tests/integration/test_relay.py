@@ -16,6 +16,14 @@ from app.infrastructure.keys import Names
 from app.workers.relay import Relay
 
 
+class RecordingInFlight:
+    def __init__(self) -> None:
+        self.orders: list[tuple[int, int]] = []
+
+    async def handed_off(self, orders: list[tuple[int, int]]) -> None:
+        self.orders += orders
+
+
 class RecordingPublisher:
     def __init__(self) -> None:
         self.orders: list[str] = []
@@ -36,16 +44,18 @@ async def test_the_relay_recovers_after_redis_lost_its_streams(redis: Redis) -> 
     names = Names(f"tr{secrets.token_hex(4)}")
     stream = names.sale(7).handoff
     publisher = RecordingPublisher()
-    relay = Relay(redis, publisher, names, 100)  # type: ignore[arg-type]
+    in_flight = RecordingInFlight()
+    relay = Relay(redis, publisher, names, 100, in_flight=in_flight)  # type: ignore[arg-type]
     task = asyncio.create_task(relay.run())
     try:
         await redis.sadd(names.handoff_sales, "7")
-        await redis.xadd(stream, {"r": json.dumps({"o": "1"})})
+        await redis.xadd(stream, {"r": json.dumps({"o": "1", "s": "7"})})
         await _wait(lambda: publisher.orders == ["1"])
+        assert in_flight.orders == [(1, 7)]  # recorded as in flight before it was published
         # Redis loses everything; the sale is preheated again and takes a new order.
         await redis.delete(stream, names.handoff_sales)
         await redis.sadd(names.handoff_sales, "7")
-        await redis.xadd(stream, {"r": json.dumps({"o": "2"})})
+        await redis.xadd(stream, {"r": json.dumps({"o": "2", "s": "7"})})
         await _wait(lambda: publisher.orders == ["1", "2"])
         assert await redis.xlen(stream) == 0
     finally:

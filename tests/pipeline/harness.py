@@ -137,18 +137,22 @@ class Db:
         self.target = parse_mysql_url(world.settings.mysql_url)
         self._conn: Any = None
 
+    def connection(self, *, autocommit: bool) -> Any:
+        """A new connection to the world's database, e.g. for a test's own transaction (its caller closes it)."""
+        return pymysql.connect(
+            host=self.target.host,
+            port=self.target.port,
+            user=self.target.user,
+            password=self.target.password,
+            database=self.target.database,
+            autocommit=autocommit,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+
     def _connect(self) -> Any:
         if self._conn is None:
-            self._conn = pymysql.connect(
-                host=self.target.host,
-                port=self.target.port,
-                user=self.target.user,
-                password=self.target.password,
-                database=self.target.database,
-                autocommit=True,
-                connect_timeout=5,
-                read_timeout=30,
-            )
+            self._conn = self.connection(autocommit=True)
         return self._conn
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -287,19 +291,54 @@ def wait_status(
 # --- the audit ------------------------------------------------------------------------------------------
 
 
+def audit_lines(stdout: str) -> dict[str, str]:
+    """Check name -> its whole line (`PASS  name  detail` or `FAIL  ...`) in `flashsale audit`'s output."""
+    found = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("PASS", "FAIL"):
+            found[parts[1]] = line
+    return found
+
+
 def audit(world: World, sale_id: int | str, timeout: float = 30) -> str:
-    """Run `flashsale audit` until it exits 0 (the management API's queue counts lag a few seconds);
-    fail with its last output after `timeout`."""
+    """Run `flashsale audit` until it exits 0. It is run again only while `pipeline_drained` fails (orders or
+    stock returns of the sale still on their way, which the other checks may fail for): any other failure,
+    with the pipeline drained, is final at once. Fails with the last output after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         result = world.cli("audit", str(sale_id), check=False)
         if result.returncode == 0:
             return result.stdout
-        if time.monotonic() > deadline:
+        draining = audit_lines(result.stdout).get("pipeline_drained", "").startswith("FAIL")
+        if not draining or time.monotonic() > deadline:
             raise AssertionError(
-                f"audit of sale {sale_id} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+                f"audit of sale {sale_id} failed (exit {result.returncode}"
+                f"{', still draining' if draining else ', pipeline drained'}):\n{result.stdout}{result.stderr}"
             )
         time.sleep(1)
+
+
+def cached_meta(world: World, sale_id: int | str) -> dict[str, str]:
+    """The sale's cached metadata (empty when it is not loaded)."""
+    import redis
+
+    r = redis.Redis.from_url(world.settings.redis_url, decode_responses=True)
+    try:
+        return dict(r.hgetall(Names(world.namespace).sale(int(sale_id)).meta))
+    finally:
+        r.close()
+
+
+def lose_cache(world: World, sale_id: int | str) -> None:
+    """What Redis losing the sale's data does to the purchase path: its metadata is gone (not loaded)."""
+    import redis
+
+    r = redis.Redis.from_url(world.settings.redis_url)
+    try:
+        r.delete(Names(world.namespace).sale(int(sale_id)).meta)
+    finally:
+        r.close()
 
 
 def handoff_length(world: World, sale_id: int | str) -> int:

@@ -10,6 +10,7 @@ import httpx
 from app.application.orders import Orders, PaymentFailed
 from app.bootstrap import open_container
 from app.domain.errors import Conflict
+from app.infrastructure import sql_orders
 from app.infrastructure.fake_payments import FakePaymentProvider
 from app.infrastructure.tokens import Principal
 from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_status, wait_until
@@ -111,38 +112,84 @@ def test_db_strategy_orders_time_out_through_the_sweep() -> None:
         assert again.status_code == 202, again.text
 
 
-def test_a_charge_landing_after_the_order_was_given_back_and_cancelled_is_refunded(
-    pipe: Running, http: httpx.Client
-) -> None:
-    """A pay request stalls past the sweep's patience: the sweep finds no charge and gives the order back,
-    the owner cancels it, then the stalled charge lands. It must be refunded: never charged and cancelled."""
+def stalled_then_cancelled(pipe: Running, http: httpx.Client, user: str) -> tuple[dict, str]:
+    """A pay request stalls past the sweep's patience: the sweep finds no charge and gives the order back, and
+    the owner cancels it. The sale and the order id."""
     world = pipe.world
     sale = make_sale(http, world, stock=1, payment_timeout_seconds=600)
-    order_id = buy(http, world, sale["id"], "stall")
-    wait_status(http, world, "stall", order_id, "created")
+    order_id = buy(http, world, sale["id"], user)
+    wait_status(http, world, user, order_id, "created")
     with Db(world) as db:
         db.rows(
             "UPDATE orders SET status = 'paying', paying_since = NOW(3) - INTERVAL 60 SECOND WHERE id = %s",
             int(order_id),
         )
-    wait_status(http, world, "stall", order_id, "created")  # the sweep gave it back: no charge was seen
-    reply = http.post(f"/api/v1/orders/{order_id}/cancel", headers=world.headers("stall"))
+    wait_status(http, world, user, order_id, "created")  # the sweep gave it back: no charge was seen
+    reply = http.post(f"/api/v1/orders/{order_id}/cancel", headers=world.headers(user))
     assert reply.status_code == 200 and reply.json()["status"] == "cancelled", reply.text
+    return sale, order_id
 
-    async def the_stalled_attempt_charges_now() -> str:
-        async with open_container(world.settings) as c:
+
+def the_stalled_attempt_charges_now(pipe: Running, order_id: str, payments: type[FakePaymentProvider]) -> str:
+    """The stalled attempt goes on (its charge lands) with this provider: the error code it ends with."""
+
+    async def charge() -> str:
+        async with open_container(pipe.world.settings) as c:
             async with c.db.transaction() as cur:
-                from app.infrastructure import sql_orders
-
                 order = await sql_orders.by_id(cur, int(order_id))
             assert order is not None
             try:
-                await c.orders._charge(order)
+                await Orders(c.db, c.cache, payments(c.db), c.returns)._charge(order)
             except Conflict as exc:
                 return exc.code
+            except RuntimeError as exc:
+                return str(exc)
         return "paid"
 
-    assert asyncio.run(the_stalled_attempt_charges_now()) == "order_cancelled"
-    with Db(world) as db:
-        assert db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id) == [("refunded",)]
-    audit(world, sale["id"])
+    return asyncio.run(charge())
+
+
+def charge_status(pipe: Running, order_id: str) -> list[tuple[str]]:
+    with Db(pipe.world) as db:
+        return [tuple(r) for r in db.rows("SELECT status FROM fake_charges WHERE idempotency_key = %s", order_id)]
+
+
+def test_a_charge_landing_after_the_order_was_given_back_and_cancelled_is_refunded(
+    pipe: Running, http: httpx.Client
+) -> None:
+    """Then the stalled charge lands. It must be refunded: never charged and cancelled."""
+    sale, order_id = stalled_then_cancelled(pipe, http, "stall")
+    assert the_stalled_attempt_charges_now(pipe, order_id, FakePaymentProvider) == "order_cancelled"
+    assert charge_status(pipe, order_id) == [("refunded",)]
+    audit(pipe.world, sale["id"])
+
+
+class DiesBeforeRefunding(FakePaymentProvider):
+    """The real provider's ledger, but the process dies right after the charge, before it can refund."""
+
+    async def refund(self, idempotency_key: str) -> None:
+        raise RuntimeError("the process died before its refund")
+
+
+def test_a_charge_kept_on_a_cancelled_order_by_a_crash_is_refunded_by_the_sweep_once(
+    pipe: Running, http: httpx.Client
+) -> None:
+    """As above, but the stalled attempt dies after its charge landed and before its refund: the order is
+    cancelled and charged. The sweep must refund that charge, once, and then forget the order."""
+    sale, order_id = stalled_then_cancelled(pipe, http, "stall2")
+    assert the_stalled_attempt_charges_now(pipe, order_id, DiesBeforeRefunding) == "the process died before its refund"
+    assert charge_status(pipe, order_id) == [("succeeded",)]
+    wait_until(
+        lambda: charge_status(pipe, order_id) == [("refunded",)], 10, "the sweep to refund the cancelled order's charge"
+    )
+    with Db(pipe.world) as db:
+        # Settled: the sweep forgets the order, so it is never refunded (or asked about) again.
+        wait_until(
+            lambda: db.value("SELECT COUNT(*) FROM payment_watch WHERE order_id = %s", int(order_id)) == 0,
+            5,
+            "the sweep to forget the settled order",
+        )
+        assert db.rows("SELECT status, cancel_reason FROM orders WHERE id = %s", int(order_id)) == [
+            ("cancelled", "user")
+        ]
+    audit(pipe.world, sale["id"])

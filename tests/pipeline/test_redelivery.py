@@ -51,10 +51,18 @@ def written(db: Db, order_id: str) -> tuple[str, str | None, str, int] | None:
     return (row[0][0], row[0][1], row[0][2], int(row[0][3])) if row else None
 
 
-def drain_and_audit(pipe: Running, sale_id: str) -> None:
-    """Let the relay empty the sale's hand-off, clear the dead letters this test made on purpose, audit."""
+def dead_letter_reasons(pipe: Running) -> list[str]:
+    """Why each message in the dead-letter queue is there, as `flashsale dlq list` shows it (which leaves them)."""
+    listed = pipe.world.cli("dlq", "list")
+    return sorted(json.loads(line)["reason"] for line in listed.stdout.splitlines() if line.strip())
+
+
+def drain_and_audit(pipe: Running, sale_id: str, dead: list[str]) -> None:
+    """Let the relay empty the sale's hand-off; the dead-letter queue must hold exactly the dead letters this
+    test made on purpose (`dead`: their reasons), which are then cleared; audit."""
     with pipe.running("relay"):
         wait_until(lambda: handoff_length(pipe.world, sale_id) == 0, 20, "the hand-off to drain")
+        assert dead_letter_reasons(pipe) == sorted(dead)
         purge(pipe.world, pipe.names.orders_dlq)
         audit(pipe.world, sale_id)
 
@@ -83,7 +91,7 @@ def test_the_same_order_delivered_twice_is_written_once(pipe: Running, http: htt
         assert db.sale_row(sale["id"])[1] == 3, "the stock row was taken from more than once"
     assert dead_letters(pipe) == 0
     # The relay now delivers both orders a further time, from the hand-off.
-    drain_and_audit(pipe, sale["id"])
+    drain_and_audit(pipe, sale["id"], dead=[])
     with Db(world) as db:
         assert db.count_orders(sale["id"]) == 2
         assert db.sale_row(sale["id"])[1] == 3
@@ -123,7 +131,7 @@ def test_a_known_id_with_another_payload_is_dead_lettered(pipe: Running, http: h
         assert written(db, second) == ("created", None, "kate", 1)
         assert db.count_orders(sale["id"]) == 2
         assert db.sale_row(sale["id"])[1] == 3
-    drain_and_audit(pipe, sale["id"])
+    drain_and_audit(pipe, sale["id"], dead=["conflict"] * 3)
 
 
 def test_poison_and_failing_messages_are_dead_lettered_and_good_ones_flow(pipe: Running, http: httpx.Client) -> None:
@@ -145,7 +153,8 @@ def test_poison_and_failing_messages_are_dead_lettered_and_good_ones_flow(pipe: 
         with Db(world) as db:
             assert db.value("SELECT COUNT(*) FROM orders WHERE id = %s", int(failing["o"])) == 0
             assert db.count_orders(sale["id"]) == 4
-    drain_and_audit(pipe, sale["id"])
+    # Five unreadable messages rejected at once, and the failing order after its delivery limit.
+    drain_and_audit(pipe, sale["id"], dead=["rejected"] * len(poison) + ["delivery_limit"])
 
 
 def test_dlq_list_and_replay(pipe: Running, http: httpx.Client) -> None:
@@ -182,7 +191,7 @@ def test_dlq_list_and_replay(pipe: Running, http: httpx.Client) -> None:
     wait_dead_letters(pipe, 1)
     with Db(world) as db:
         assert db.count_orders(sale["id"]) == 1
-    drain_and_audit(pipe, sale["id"])
+    drain_and_audit(pipe, sale["id"], dead=["rejected"])  # the poison, again
     with Db(world) as db:
         assert db.count_orders(sale["id"]) == 1
         assert db.sale_row(sale["id"])[1] == 4

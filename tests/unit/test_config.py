@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.config import MIN_SECRET_BYTES, Settings
+from app.config import MIN_SECRET_BYTES, Settings, vhost_of_url
 from app.domain.errors import ConfigError
 
 GOOD = "s" * MIN_SECRET_BYTES
@@ -211,3 +211,17 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert Settings.from_env(env).forwarded_allow_ips == ("10.0.0.0/8", "127.0.0.1", "fd00::/8")
     env["FLASHSALE_FORWARDED_ALLOW_IPS"] = "*"
     assert Settings.from_env(env).forwarded_allow_ips == ("*",)
+
+
+def test_the_vhost_comes_from_the_amqp_url() -> None:
+    cases = {
+        "amqp://guest:guest@127.0.0.1:5672/": "/",
+        "amqp://guest:guest@127.0.0.1:5672": "/",
+        "amqp://127.0.0.1/%2F": "/",
+        "amqp://127.0.0.1/shop": "shop",
+        "amqps://u:p@broker:5671/team%2Fshop": "team/shop",
+    }
+    for url, vhost in cases.items():
+        assert vhost_of_url(url) == vhost, url
+    env = {"FLASHSALE_JWT_SECRET": "s" * 40, "FLASHSALE_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/shop"}
+    assert Settings.from_env(env).amqp_vhost == "shop"
