@@ -28,7 +28,14 @@ class InFlight:
             await cur.executemany(RECORD, orders)
 
     async def count(self, sale_id: int) -> int:
+        """The sale's orders in flight that have no row yet. An order with a row is written whatever its record
+        says: a relay that re-records a written order and then dies before republishing it (so no writer ever
+        settles the record again) never blocks the sale."""
         async with self._db.transaction() as cur:
-            await cur.execute("SELECT COUNT(*) FROM orders_in_flight WHERE sale_id = %s", (sale_id,))
+            await cur.execute(
+                "SELECT COUNT(*) FROM orders_in_flight f WHERE f.sale_id = %s "
+                "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = f.order_id)",
+                (sale_id,),
+            )
             (count,) = await cur.fetchone()
         return int(count)
