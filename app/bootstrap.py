@@ -28,6 +28,7 @@ from app.infrastructure.fake_payments import FakePaymentProvider
 from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
+from app.infrastructure.passwords import PasswordWork
 from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.queue_depth import STATS_INTERVAL_SECONDS, QueueDepth
 from app.infrastructure.rate_limit import RateLimiter
@@ -117,7 +118,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             scripts=scripts,
             cache=cache,
             tokens=tokens,
-            accounts=Accounts(db, tokens),
+            accounts=Accounts(db, tokens, PasswordWork(settings.password_hash_concurrency)),
             catalogue=catalogue,
             preheater=Preheater(db, cache, catalogue, drain_check(cache, settings, names)),
             rates=RateLimiter(redis, names),

@@ -93,6 +93,16 @@ def test_other_settings_are_checked() -> None:
     assert settings.stock_strategy == "redis"
 
 
+def test_sign_in_settings() -> None:
+    defaults = Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD})
+    assert defaults.rate_limit_login == 5 < defaults.rate_limit_user
+    assert defaults.password_hash_concurrency == 2
+    with pytest.raises(ConfigError, match="FLASHSALE_PASSWORD_HASH_CONCURRENCY"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_PASSWORD_HASH_CONCURRENCY": "0"})
+    with pytest.raises(ConfigError, match="FLASHSALE_RATE_LIMIT_LOGIN"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_RATE_LIMIT_LOGIN": "-1"})
+
+
 def _read_dev_secret(state_dir: str, barrier: Any, out: Any) -> None:
     barrier.wait()
     try:
