@@ -132,7 +132,12 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             await lease.acquire()
             lease.start()
             ids = IdGenerator(lease)
-            limits = Limits(settings.rate_limit_user, settings.rate_limit_address, settings.handoff_backlog_max)
+            limits = Limits(
+                settings.rate_limit_user,
+                settings.rate_limit_address,
+                settings.handoff_backlog_max,
+                settings.orders_per_user_max,
+            )
             container.lease = lease
             if use_cache:
                 container.purchase = RedisPurchase(db, cache, ids, flags, limits)

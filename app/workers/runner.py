@@ -39,6 +39,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
                     m.scheduler,
                     m.publisher,
                     c.names,
+                    c.cache,
                     batch_size=settings.order_batch_size,
                     prefetch=settings.order_prefetch,
                 )
