@@ -24,6 +24,7 @@ class Scripts:
     adjust: AsyncScript
     load: AsyncScript
     lease: AsyncScript
+    forget: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
@@ -38,4 +39,5 @@ class Scripts:
             adjust=script("adjust"),
             load=script("load"),
             lease=script("lease"),
+            forget=script("forget"),
         )

@@ -3,7 +3,8 @@
 It reads with a consumer group, publishes a batch with publisher confirms in flight, and only after every
 confirm acknowledges and deletes the stream entries. Entries a crashed relay had read but not acknowledged
 are claimed back after a short idle time, so nothing accepted is lost; a duplicate publish is harmless
-(the order writers are idempotent)."""
+(the order writers are idempotent). A sale that has ended, whose payment windows have closed and of which
+nothing is on its way, is forgotten: no longer watched, its empty stream deleted."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.infrastructure.amqp import Publisher, message
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import RELAYED
 from app.infrastructure.redis_client import REDIS_DOWN
+from app.infrastructure.sale_cache import SaleCache
 
 log = logging.getLogger(__name__)
 GROUP = "relay"
@@ -30,8 +32,9 @@ CLAIM_IDLE_MS = 15_000
 
 
 class Relay:
-    def __init__(self, redis: Redis, publisher: Publisher, names: Names, batch_size: int) -> None:
+    def __init__(self, redis: Redis, publisher: Publisher, names: Names, batch_size: int, cache: SaleCache) -> None:
         self._redis = redis
+        self._cache = cache
         self._publisher = publisher
         self._names = names
         self._batch = batch_size
@@ -48,12 +51,25 @@ class Relay:
         self._reread = True
 
     async def _refresh_streams(self) -> None:
-        for raw in await self._redis.smembers(self._names.handoff_sales):
-            key = self._names.sale(int(raw)).handoff
+        members = await self._redis.smembers(self._names.handoff_sales)
+        watched = {self._names.sale(int(raw)).handoff: int(raw) for raw in members}
+        for key in [k for k in self._streams if k not in watched]:  # forgotten (by us or another relay)
+            del self._streams[key]
+        for key, sale_id in watched.items():
             if key not in self._streams:
                 with contextlib.suppress(ResponseError):  # BUSYGROUP: the group exists already
                     await self._redis.xgroup_create(key, GROUP, id="0", mkstream=True)
-                self._streams[key] = int(raw)
+                self._streams[key] = sale_id
+
+    async def forget_finished(self) -> int:
+        """Stop watching the sales that are done with; how many were forgotten."""
+        forgotten = 0
+        for key, sale_id in list(self._streams.items()):
+            if await self._cache.finished(sale_id, GROUP):
+                self._streams.pop(key, None)
+                forgotten += 1
+                log.info("relay: sale %s has ended and drained; no longer watched", sale_id)
+        return forgotten
 
     async def _forward(self, entries: Any) -> int:
         """Publish [(stream, [(entry id, fields)])] with confirms, up to ORDERS_PER_MESSAGE records in a
@@ -123,6 +139,7 @@ class Relay:
                 if loop.time() - last_claim > CLAIM_IDLE_MS / 3000:
                     await self._refresh_streams()
                     await self.claim_abandoned()
+                    await self.forget_finished()
                     last_claim = loop.time()
                 await self.run_once()
             except asyncio.CancelledError:

@@ -29,7 +29,7 @@ async def run_workers(settings: Settings, kind: str) -> None:
     async with open_container(settings) as c, open_messaging(settings) as m:
         runners: list[OrderConsumer | TimeoutWorker | Relay] = []
         if kind in ("relay", "all") and settings.stock_strategy == "redis":
-            runners.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size))
+            runners.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, c.cache))
         if kind in ("orders", "all"):
             channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
             runners.append(

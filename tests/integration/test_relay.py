@@ -13,6 +13,8 @@ import aio_pika
 from redis.asyncio import Redis
 
 from app.infrastructure.keys import Names
+from app.infrastructure.lua import Scripts
+from app.infrastructure.sale_cache import SaleCache
 from app.workers.relay import Relay
 
 
@@ -36,7 +38,7 @@ async def test_the_relay_recovers_after_redis_lost_its_streams(redis: Redis) -> 
     names = Names(f"tr{secrets.token_hex(4)}")
     stream = names.sale(7).handoff
     publisher = RecordingPublisher()
-    relay = Relay(redis, publisher, names, 100)  # type: ignore[arg-type]
+    relay = Relay(redis, publisher, names, 100, SaleCache(redis, Scripts.register(redis), names))  # type: ignore[arg-type]
     task = asyncio.create_task(relay.run())
     try:
         await redis.sadd(names.handoff_sales, "7")

@@ -93,6 +93,15 @@ def test_other_settings_are_checked() -> None:
     assert settings.stock_strategy == "redis"
 
 
+def test_orders_per_user_cap_setting() -> None:
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD}).orders_per_user_max == 100
+    assert (
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_ORDERS_PER_USER_MAX": "0"}).orders_per_user_max == 0
+    )
+    with pytest.raises(ConfigError, match="FLASHSALE_ORDERS_PER_USER_MAX"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_ORDERS_PER_USER_MAX": "many"})
+
+
 def test_sign_in_settings() -> None:
     defaults = Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD})
     assert defaults.rate_limit_login == 5 < defaults.rate_limit_user
