@@ -18,6 +18,12 @@ __all__ = ["Database", "IntegrityError", "MysqlError"]
 # Error numbers that mean the server is gone or unreachable, not that the statement was wrong.
 _CONNECTION_ERRNOS = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
 
+# Run first on every connection: UTC for NOW(), and READ COMMITTED. The isolation statement is the form both
+# MySQL 8 (which removed the `tx_isolation` variable) and MariaDB (which lacks `transaction_isolation` before
+# 11.1) accept; it cannot share a SET with a variable, so these are two statements (asyncmy enables
+# multi-statements and reads every result before the next command, so an error in either refuses the connection).
+SESSION_SETUP = "SET time_zone = '+00:00'; SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
 
 # A failed CHECK constraint: MariaDB's ER_CONSTRAINT_FAILED and MySQL's ER_CHECK_CONSTRAINT_VIOLATED.
 _CHECK_ERRNOS = {4025, 3819}
@@ -65,7 +71,7 @@ class Database:
                 autocommit=False,
                 pool_recycle=300,
                 charset="utf8mb4",
-                init_command="SET time_zone = '+00:00', SESSION tx_isolation = 'READ-COMMITTED'",
+                init_command=SESSION_SETUP,
             )
         except Exception as exc:  # asyncmy raises several kinds for a server that is not there
             raise ServiceUnavailable("MySQL", "FLASHSALE_MYSQL_URL", str(exc)) from exc
