@@ -33,6 +33,7 @@ from app.infrastructure.idgen import IdGenerator, NodeLease
 from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
+from app.infrastructure.passwords import PasswordWork
 from app.infrastructure.pipeline import pipeline_state
 from app.infrastructure.pool_metrics import pools_sampled
 from app.infrastructure.queue_depth import QueueDepth
@@ -134,7 +135,7 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             scripts=scripts,
             cache=cache,
             tokens=tokens,
-            accounts=Accounts(db, tokens),
+            accounts=Accounts(db, tokens, PasswordWork(settings.password_hash_concurrency)),
             catalogue=catalogue,
             preheater=Preheater(db, cache, catalogue, drained),
             rates=RateLimiter(redis, names),

@@ -67,6 +67,9 @@ class Settings:
     dev: bool = False
     rate_limit_user: int = 20
     rate_limit_address: int = 2000
+    # Sign-ups and sign-ins per second, per client address and per username: each costs an argon2 hash.
+    rate_limit_login: int = 5
+    password_hash_concurrency: int = 2
     handoff_backlog_max: int = 1_000_000
     redis_pool_size: int = 64
     mysql_pool_size: int = 20
@@ -119,6 +122,10 @@ class Settings:
             dev=dev,
             rate_limit_user=integer(env, "FLASHSALE_RATE_LIMIT_USER", cls.rate_limit_user, 0, 10**9),
             rate_limit_address=integer(env, "FLASHSALE_RATE_LIMIT_ADDRESS", cls.rate_limit_address, 0, 10**9),
+            rate_limit_login=integer(env, "FLASHSALE_RATE_LIMIT_LOGIN", cls.rate_limit_login, 0, 10**9),
+            password_hash_concurrency=integer(
+                env, "FLASHSALE_PASSWORD_HASH_CONCURRENCY", cls.password_hash_concurrency, 1, 64
+            ),
             handoff_backlog_max=integer(env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12),
             redis_pool_size=integer(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
             mysql_pool_size=integer(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),

@@ -58,6 +58,7 @@ class World:
             "FLASHSALE_JWT_SECRET": TEST_SECRET,
             "FLASHSALE_RATE_LIMIT_USER": "0",
             "FLASHSALE_RATE_LIMIT_ADDRESS": "0",
+            "FLASHSALE_RATE_LIMIT_LOGIN": "0",
             "FLASHSALE_TIMEOUT_SWEEP_SECONDS": "1",
             "FLASHSALE_WORKER_METRICS_PORT": "0",
             **overrides,

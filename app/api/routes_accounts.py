@@ -17,12 +17,13 @@ def _container(request: Request) -> Container:
 
 
 async def _limit_logins(request: Request, username: str) -> None:
+    """Sign-ups and sign-ins have a rate of their own, lower than purchases': each one costs a password hash."""
     c = _container(request)
     address = request.client.host if request.client else "unknown"
-    if not await c.rates.allow("login-addr", address, c.settings.rate_limit_address):
-        raise RateLimited("too many attempts from this address")
-    if not await c.rates.allow("login-user", username, c.settings.rate_limit_user):
-        raise RateLimited("too many attempts for this user")
+    if not await c.rates.allow("login-addr", address, c.settings.rate_limit_login):
+        raise RateLimited("too many sign-in attempts from this address")
+    if not await c.rates.allow("login-user", username, c.settings.rate_limit_login):
+        raise RateLimited("too many sign-in attempts for this user")
 
 
 async def register(request: Request) -> JSONResponse:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from app.domain.errors import Conflict, InvalidCredentials
 from app.infrastructure import sql_catalogue as sql
 from app.infrastructure.db import Database, IntegrityError
-from app.infrastructure.passwords import hash_password, verify_password
+from app.infrastructure.passwords import PasswordWork
 from app.infrastructure.tokens import TokenService
 
 
@@ -19,13 +18,14 @@ class IssuedToken:
 
 
 class Accounts:
-    def __init__(self, db: Database, tokens: TokenService) -> None:
+    def __init__(self, db: Database, tokens: TokenService, passwords: PasswordWork) -> None:
         self._db = db
         self._tokens = tokens
+        self._passwords = passwords
 
     async def register(self, username: str, password: str, *, admin: bool = False) -> str:
-        # Hashing is CPU-bound on purpose; keep it off the event loop.
-        password_hash = await asyncio.to_thread(hash_password, password)
+        # Hashing is CPU-bound on purpose: off the event loop, and bounded per process (503 beyond).
+        password_hash = await self._passwords.hash(password)
         try:
             async with self._db.transaction() as cur:
                 user_id = await sql.insert_user(cur, username, password_hash, "admin" if admin else "user")
@@ -36,7 +36,7 @@ class Accounts:
     async def login(self, username: str, password: str) -> IssuedToken:
         async with self._db.transaction() as cur:
             user = await sql.user_by_name(cur, username)
-        ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+        ok = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             raise InvalidCredentials("wrong username or password")
         token = self._tokens.issue(user.id, user.role)

@@ -98,6 +98,14 @@ def test_log_format_is_text_json_or_refused() -> None:
     assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "json"}).log_format == "json"
     with pytest.raises(ConfigError, match="FLASHSALE_LOG_FORMAT must be 'text' or 'json', got 'yaml'"):
         Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "yaml"})
+def test_sign_in_settings() -> None:
+    defaults = Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD})
+    assert defaults.rate_limit_login == 5 < defaults.rate_limit_user
+    assert defaults.password_hash_concurrency == 2
+    with pytest.raises(ConfigError, match="FLASHSALE_PASSWORD_HASH_CONCURRENCY"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_PASSWORD_HASH_CONCURRENCY": "0"})
+    with pytest.raises(ConfigError, match="FLASHSALE_RATE_LIMIT_LOGIN"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_RATE_LIMIT_LOGIN": "-1"})
 
 
 def _read_dev_secret(state_dir: str, barrier: Any, out: Any) -> None:
