@@ -7,7 +7,7 @@
 -- ARGV: 1 user  2 quantity  3 order_id  4 idempotency key ('' for none)  5 per-user rate (0 = off)
 --       6 client address ('' for none)  7 per-address rate (0 = off)  8 backlog cap (0 = none)
 --       9 channel that hears when the sale sells out
--- Returns {code, value, now_ms}.
+-- Returns {code, value, now_ms}; code 'collision': the order id names another purchase, nothing was reserved.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local user, qty, key = ARGV[1], tonumber(ARGV[2]), ARGV[4]
@@ -23,8 +23,14 @@ if key ~= '' then
   end
 end
 
--- A retried call (the client lost the reply) must not reserve twice: the order id is already recorded.
-if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return {'ok', ARGV[3], now} end
+-- The order id is already recorded: the same call again (a retry after a lost reply) must not reserve twice,
+-- and another purchase under that id (two processes minting on one node) must not be answered 'ok' either.
+local prior = redis.call('HGET', KEYS[4], ARGV[3])
+if prior then
+  local r = cjson.decode(prior)
+  if r.u == user and tonumber(r.q) == qty then return {'ok', ARGV[3], now} end
+  return {'collision', '', now}
+end
 
 local m = redis.call('HMGET', KEYS[1], 'start_ms', 'end_ms', 'paused', 'stock_left', 'limit', 'price',
   'timeout_s', 'epoch', 'sale')

@@ -5,6 +5,7 @@ Checks follow the contract's order. A process that knows a sale is sold out answ
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from app.infrastructure.redis_client import REDIS_DOWN
 from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags
 
+log = logging.getLogger(__name__)
+ID_ATTEMPTS = 3  # fresh order ids tried when one collides with another purchase's
 _CONFLICTS = {"ended", "not_started", "paused", "sold_out", "limit_exceeded", "insufficient_stock"}
 _MESSAGES = {
     "ended": "the sale has ended",
@@ -85,27 +88,34 @@ class RedisPurchase:
         ):
             SOLD_OUT_SHORTCUTS.inc()
             raise conflict("sold_out")
-        order_id = await self._ids.next_id()
-        try:
-            result = await self._cache.reserve(
-                req.sale_id,
-                user_id=req.user_id,
-                quantity=req.quantity,
-                order_id=order_id,
-                idempotency_key=req.idempotency_key,
-                rate_user=self._limits.rate_user,
-                address=req.address,
-                rate_address=self._limits.rate_address,
-                backlog_max=self._limits.backlog_max,
-            )
-        except REDIS_DOWN as exc:
-            # The script may have run before the reply was lost: its reservation record says so.
-            if await self._recorded(req.sale_id, order_id):
-                return Accepted(order_id, "pending"), "accepted"
-            raise Unavailable(
-                "the stock store (Redis) is unreachable; nothing was reserved, or a retry with the same "
-                "Idempotency-Key returns the real outcome"
-            ) from exc
+        for _attempt in range(ID_ATTEMPTS):
+            order_id = await self._ids.next_id()
+            try:
+                result = await self._cache.reserve(
+                    req.sale_id,
+                    user_id=req.user_id,
+                    quantity=req.quantity,
+                    order_id=order_id,
+                    idempotency_key=req.idempotency_key,
+                    rate_user=self._limits.rate_user,
+                    address=req.address,
+                    rate_address=self._limits.rate_address,
+                    backlog_max=self._limits.backlog_max,
+                )
+            except REDIS_DOWN as exc:
+                # The script may have run before the reply was lost: its reservation record says so.
+                if await self._recorded(req.sale_id, order_id):
+                    return Accepted(order_id, "pending"), "accepted"
+                raise Unavailable(
+                    "the stock store (Redis) is unreachable; nothing was reserved, or a retry with the same "
+                    "Idempotency-Key returns the real outcome"
+                ) from exc
+            if result.code != "collision":
+                break
+            # Another purchase holds this id (two processes minted on one node): nothing was reserved.
+            log.error("order id %s collides with another purchase; minting a new one", order_id)
+        else:
+            raise Unavailable("order ids collide with other purchases; nothing was reserved, try again")
         self._clock_offset_ms = result.now_ms - int(time.time() * 1000)
         code = result.code
         if code == "ok":

@@ -488,3 +488,20 @@ async def test_a_retried_call_with_the_same_order_id_reserves_once(env: Env) -> 
     assert await env.left(sale) == 4
     assert await env.held(sale, "alice") == 1
     assert [r["o"] for r in await env.handoff(sale)] == ["4242"]
+
+
+async def test_a_colliding_order_id_is_refused_not_taken_for_a_replay(env: Env) -> None:
+    """The same order id from another purchase (another user or quantity: two processes minting on one node)
+    is a collision: nothing is reserved and the caller is told, instead of an `ok` that reserved nothing."""
+    sale = await env.sale(stock=5, per_user_limit=3)
+    args = {"idempotency_key": None, "rate_user": 0, "address": None, "rate_address": 0, "backlog_max": 0}
+    first = await env.cache.reserve(sale.id, user_id="alice", quantity=1, order_id=4343, **args)  # type: ignore[arg-type]
+    other_user = await env.cache.reserve(sale.id, user_id="bob", quantity=1, order_id=4343, **args)  # type: ignore[arg-type]
+    other_quantity = await env.cache.reserve(sale.id, user_id="alice", quantity=2, order_id=4343, **args)  # type: ignore[arg-type]
+    assert first.code == "ok"
+    assert other_user.code == "collision"
+    assert other_quantity.code == "collision"
+    assert await env.left(sale) == 4
+    assert await env.held(sale, "bob") == 0
+    assert await env.held(sale, "alice") == 1
+    assert [r["u"] for r in await env.handoff(sale)] == ["alice"]

@@ -1,4 +1,5 @@
-"""SIGTERM stops the API gracefully: it exits 0 and hands back its order-id node lease."""
+"""SIGTERM stops the API gracefully: it exits 0 and hands back its order-id node lease (released, kept from
+reuse for a lease's length)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def test_sigterm_stops_the_api_cleanly_and_releases_its_node() -> None:
                 assert time.monotonic() < deadline, "the second server process never leased a node"
                 time.sleep(0.1)
             assert world.stop(proc, signal.SIGTERM, timeout=30) == 0
-            assert list(r.scan_iter(match=f"{world.namespace}:node:*")) == []
+            leases = list(r.scan_iter(match=f"{world.namespace}:node:*"))
+            assert len(leases) == 2
+            assert all(r.get(key).startswith(b"released:") for key in leases), [r.get(k) for k in leases]
         finally:
             r.close()
