@@ -151,7 +151,12 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             await lease.acquire()
             lease.start()
             ids = IdGenerator(lease)
-            limits = Limits(settings.rate_limit_user, settings.rate_limit_address, settings.handoff_backlog_max)
+            limits = Limits(
+                settings.rate_limit_user,
+                settings.rate_limit_address,
+                settings.handoff_backlog_max,
+                settings.orders_per_user_max,
+            )
             container.lease = lease
             if use_cache:
                 container.purchase = RedisPurchase(db, cache, ids, flags, limits)
@@ -239,6 +244,7 @@ async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
                 m.scheduler,
                 m.publisher,
                 c.names,
+                c.cache,
                 batch_size=settings.order_batch_size,
                 prefetch=settings.order_prefetch,
             )

@@ -71,6 +71,7 @@ class Settings:
     rate_limit_login: int = 5
     password_hash_concurrency: int = 2
     handoff_backlog_max: int = 1_000_000
+    orders_per_user_max: int = 100
     redis_pool_size: int = 64
     mysql_pool_size: int = 20
     # Every Redis key and RabbitMQ name starts with this; tests give each run its own.
@@ -127,6 +128,7 @@ class Settings:
                 env, "FLASHSALE_PASSWORD_HASH_CONCURRENCY", cls.password_hash_concurrency, 1, 64
             ),
             handoff_backlog_max=integer(env, "FLASHSALE_HANDOFF_BACKLOG_MAX", cls.handoff_backlog_max, 0, 10**12),
+            orders_per_user_max=integer(env, "FLASHSALE_ORDERS_PER_USER_MAX", cls.orders_per_user_max, 0, 10**6),
             redis_pool_size=integer(env, "FLASHSALE_REDIS_POOL_SIZE", cls.redis_pool_size, 1, 10_000),
             mysql_pool_size=integer(env, "FLASHSALE_MYSQL_POOL_SIZE", cls.mysql_pool_size, 1, 1_000),
             namespace=namespace,

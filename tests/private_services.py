@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 from tests.support import free_port
 
 
@@ -34,33 +36,45 @@ def _kill_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL,
 
 
 class PrivateRedis:
-    """`redis-server` on 127.0.0.1:<port>, no persistence: a restart (kill, then start) loses every key."""
+    """`redis-server` on 127.0.0.1:<port>. Not durable by default (a restart loses every key); durable: AOF with
+    fsync always, so a restart keeps what it acknowledged."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
         assert shutil.which("redis-server"), "redis-server is not installed"
         self.dir = Path(tempfile.mkdtemp(prefix="flashsale-redis-"))
         self.port = free_port()
+        self.durable = durable
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_connect_timeout=1)
+
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         log = self.dir / "redis.log"
+        persistence = ("--appendonly", "yes", "--appendfsync", "always") if self.durable else ("--appendonly", "no")
         self.proc = subprocess.Popen(
             [
-                *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port)),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(log)),
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", *persistence),
+                *("--dir", str(self.dir), "--logfile", str(log)),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         _wait_port(self.port, self.proc, 20, "redis-server", log)
+        deadline = time.monotonic() + 20
+        with contextlib.closing(self.client()) as client:
+            while int(client.info("persistence")["loading"]) != 0:  # replaying its append-only file
+                assert time.monotonic() < deadline, "redis-server did not finish loading"
+                time.sleep(0.05)
 
     def kill(self) -> None:
+        """A crash: SIGKILL."""
         assert self.proc is not None and self.proc.poll() is None, "not running"
         _kill_group(self.proc)
 

@@ -115,7 +115,8 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
         Check(
             "accepted_orders_written",
             not lost,
-            f"{len(accepted)} accepted in this cache epoch, {len(lost)} without an order row"
+            f"{len(accepted)} reservation(s) of this cache epoch not yet dropped by the order writer, "
+            f"{len(lost)} of them without an order row"
             + ("" if drained or not lost else " (pipeline not drained yet)"),
         )
     )

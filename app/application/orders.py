@@ -65,21 +65,18 @@ class Orders:
         async with self._db.transaction() as cur:
             written = await sql_orders.list_for_user(cur, who.user_id, sale_id, limit, before)
         sales = [sale_id] if sale_id is not None else await self._cache.known_sales()
-        candidates: list[tuple[int, int]] = []
-        for sid in sales:
-            for oid in await self._cache.user_order_ids(sid, who.user_id):
-                if before is None or oid < before:
-                    candidates.append((sid, oid))
+        # The user's orders still on their way (at most the per-user limit a sale): pipelined, not per sale.
+        candidates = [
+            (sid, oid)
+            for sid, oid in await self._cache.pending_order_ids(sales, who.user_id)
+            if before is None or oid < before
+        ]
         pending: list[Order] = []
         if candidates:
             async with self._db.transaction() as cur:
                 known = {o.id for o in await sql_orders.by_ids(cur, [oid for _, oid in candidates])}
-            for sid, oid in candidates:
-                if oid in known:
-                    continue
-                raw = await self._cache.reservation(sid, oid)
-                if raw:
-                    pending.append(reservation_from_json(raw).as_order())
+            records = await self._cache.reservations([(sid, oid) for sid, oid in candidates if oid not in known])
+            pending = [reservation_from_json(raw).as_order() for raw in records.values()]
         merged = {o.id: o for o in pending} | {o.id: o for o in written}
         return sorted(merged.values(), key=lambda o: o.id, reverse=True)[:limit]
 

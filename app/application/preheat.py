@@ -60,7 +60,8 @@ class Preheater:
                 stock_left=sale.stock - await sql.units_taken(cur, sale_id),
                 holdings=await sql.holdings(cur, sale_id),
                 idempotency=await sql.idempotency_keys(cur, sale_id),
-                cancelled=await sql.cancelled_orders(cur, sale_id),
+                cancelled=await sql.unapplied_returns(cur, sale_id),
+                placed=await sql.orders_placed(cur, sale_id),
             )
             if not loaded:
                 raise _AlreadyLoaded

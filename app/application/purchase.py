@@ -54,6 +54,7 @@ class Limits:
     rate_user: int
     rate_address: int
     backlog_max: int
+    orders_per_user: int = 0  # orders one user may place in one sale (0: no cap; never below its limit)
 
 
 def conflict(code: str) -> Conflict:
@@ -101,6 +102,7 @@ class RedisPurchase:
                     address=req.address,
                     rate_address=self._limits.rate_address,
                     backlog_max=self._limits.backlog_max,
+                    orders_max=self._limits.orders_per_user,
                 )
             except REDIS_DOWN as exc:
                 # The script may have run before the reply was lost: its reservation record says so.
@@ -124,6 +126,9 @@ class RedisPurchase:
             return Accepted(int(result.value), "pending"), "replay"
         if code == "reused":
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
+        if code == "too_many_orders":
+            raise Conflict(f"you have placed the most orders one user may place in this sale ({result.value})",
+                           code="limit_exceeded")  # fmt: skip
         if code == "sold_out":
             self._flags.mark(req.sale_id, int(result.value))
         if code in _CONFLICTS:
@@ -137,10 +142,14 @@ class RedisPurchase:
         raise RuntimeError(f"unexpected reservation result {code!r}")
 
     async def _recorded(self, sale_id: int, order_id: int) -> bool:
+        """Whether this order was accepted: its record, or its row once written (the record is dropped then)."""
         try:
-            return await self._cache.reservation(sale_id, order_id) is not None
+            if await self._cache.reservation(sale_id, order_id) is not None:
+                return True
         except REDIS_DOWN:
             return False
+        async with self._db.transaction() as cur:
+            return await sql_orders.by_id(cur, order_id) is not None
 
     async def _not_loaded(self, req: PurchaseRequest, now_ms: int) -> tuple[Accepted, str]:
         """The cache has no such sale: tell 404 from a sale that is not (or no longer) loaded."""

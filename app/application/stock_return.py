@@ -48,6 +48,10 @@ class StockReturns:
         async with self._db.transaction() as cur:
             await sql_orders.mark_returned(cur, ret.order_id)
         STOCK_RETURNS.labels(result).inc()
+        try:  # the database now says it is applied; its guard entry in the cache can go
+            await self._cache.forget_returned(ret.sale_id, ret.order_id)
+        except REDIS_DOWN as exc:
+            log.warning("stock return of order %s applied; its entry in the cache stays: %s", ret.order_id, exc)
         return True
 
     async def apply_pending(self, limit: int = 500) -> int:

@@ -8,21 +8,27 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SaleKeys:
+    tag: str
     meta: str
-    users: str
+    users: str  # user -> units held in orders not cancelled
     idem: str
-    res: str
+    res: str  # order id -> reservation record, until the order is in the database
     handoff: str
     rate: str
-    uorders: str
+    placed: str  # user -> orders placed in the sale (capped)
     returned: str
 
-    def reserve(self) -> list[str]:
-        return [self.meta, self.users, self.idem, self.res, self.handoff, self.rate, self.uorders]
+    def pending(self, user: str) -> str:
+        """Set of the user's order ids not yet in the database: one small key per user, O(1) to update."""
+        return f"{self.tag}:pending:{user}"
+
+    def reserve(self, user: str) -> list[str]:
+        return [self.meta, self.users, self.idem, self.res, self.handoff, self.rate, self.placed, self.pending(user)]
 
     def expiring(self) -> list[str]:
-        """Everything but the hand-off stream, which must never expire with orders in it."""
-        return [self.meta, self.users, self.idem, self.res, self.rate, self.uorders, self.returned]
+        """Everything but the hand-off stream, which must never expire with orders in it (the per-user pending
+        sets get the same expiry from the reservation script)."""
+        return [self.meta, self.users, self.idem, self.res, self.rate, self.placed, self.returned]
 
 
 @dataclass(frozen=True)
@@ -32,13 +38,14 @@ class Names:
     def sale(self, sale_id: int) -> SaleKeys:
         tag = f"{self.namespace}:{{sale:{sale_id}}}"
         return SaleKeys(
+            tag=tag,
             meta=f"{tag}:meta",
             users=f"{tag}:users",
             idem=f"{tag}:idem",
             res=f"{tag}:res",
             handoff=f"{tag}:handoff",
             rate=f"{tag}:rate",
-            uorders=f"{tag}:uorders",
+            placed=f"{tag}:placed",
             returned=f"{tag}:returned",
         )
 

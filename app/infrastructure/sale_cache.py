@@ -1,4 +1,8 @@
-"""The sale's cache in Redis: load (preheat), reserve, adjust, read. All script calls go through here."""
+"""The sale's cache in Redis: load (preheat), reserve, adjust, read. All script calls go through here.
+
+What a reservation leaves behind is dropped once the database holds it: the order writer removes an order's
+record and its entry in the user's pending set after the commit (`forget_written`), and a stock return's
+entry in `returned` goes once the database marks the return applied (`forget_returned`)."""
 
 from __future__ import annotations
 
@@ -56,13 +60,16 @@ class SaleCache:
         holdings: list[tuple[str, int]],
         idempotency: list[tuple[str, str, int, int]],
         cancelled: list[int] | None = None,
+        placed: list[tuple[str, int]] | None = None,
     ) -> bool:
         """Write the sale's cache from the database truth. The caller holds the sale's row lock, so no other
-        preheat runs at once; the metadata goes last, so a crash half-way leaves the sale 'not loaded'."""
+        preheat runs at once; the metadata goes last, so a crash half-way leaves the sale 'not loaded'.
+        `cancelled`: orders whose stock return the database has not applied yet (the reload counts their units
+        already); `placed`: orders each user has placed in the sale (the cap counts across reloads)."""
         keys = self.names.sale(sale.id)
         if await self.redis.exists(keys.meta):
             return False
-        await self.redis.delete(keys.users, keys.idem, keys.res, keys.rate, keys.uorders, keys.returned)
+        await self.redis.delete(keys.users, keys.idem, keys.res, keys.rate, keys.placed, keys.returned)
         await self.redis.hset(keys.users, PLACEHOLDER, "0")
         for i in range(0, len(holdings), CHUNK):
             await self.redis.hset(keys.users, mapping=dict(holdings[i : i + CHUNK]))
@@ -70,7 +77,11 @@ class SaleCache:
         for i in range(0, len(idempotency), CHUNK):
             part = idempotency[i : i + CHUNK]
             await self.redis.hset(keys.idem, mapping={f"{u}|{k}": f"{o}|{q}" for u, k, o, q in part})
-        for key in (keys.res, keys.rate, keys.uorders):
+        await self.redis.hset(keys.placed, PLACEHOLDER, "0")
+        placed = placed or []
+        for i in range(0, len(placed), CHUNK):
+            await self.redis.hset(keys.placed, mapping=dict(placed[i : i + CHUNK]))
+        for key in (keys.res, keys.rate):
             await self.redis.hset(key, PLACEHOLDER, "0")
         await self.redis.sadd(keys.returned, PLACEHOLDER)
         # Orders cancelled before this count: their units are in stock_left already, never return them again.
@@ -90,6 +101,7 @@ class SaleCache:
             "price": sale.price_cents,
             "timeout_s": sale.payment_timeout_seconds,
             "epoch": epoch,
+            "keep_until": expire_at,  # the reservation script gives each user's pending set this expiry
         }
         args: list[str | int] = [expire_at]
         for field, value in meta.items():
@@ -109,10 +121,11 @@ class SaleCache:
         address: str | None,
         rate_address: int,
         backlog_max: int,
+        orders_max: int = 0,
     ) -> ReserveResult:
         keys = self.names.sale(sale_id)
         code, value, now = await self.scripts.reserve(
-            keys=keys.reserve(),
+            keys=keys.reserve(user_id),
             args=[
                 user_id,
                 quantity,
@@ -123,6 +136,7 @@ class SaleCache:
                 rate_address,
                 backlog_max,
                 self.names.stock_channel,
+                orders_max,
             ],
         )
         return ReserveResult(code=code, value=value, now_ms=int(now))
@@ -177,9 +191,40 @@ class SaleCache:
         value = await self.redis.hget(self.names.sale(sale_id).res, str(order_id))
         return str(value) if value else None
 
-    async def user_order_ids(self, sale_id: int, user_id: str) -> list[int]:
-        value = await self.redis.hget(self.names.sale(sale_id).uorders, user_id)
-        return [int(x) for x in str(value).split(",")] if value else []
+    async def reservations(self, wanted: list[tuple[int, int]]) -> dict[int, str]:
+        """The records of (sale, order id) pairs, in one round trip; order id -> record, where there is one."""
+        if not wanted:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sale_id, order_id in wanted:
+                pipe.hget(self.names.sale(sale_id).res, str(order_id))
+            values = await pipe.execute()
+        return {oid: str(v) for (_sid, oid), v in zip(wanted, values, strict=True) if v}
+
+    async def pending_order_ids(self, sale_ids: list[int], user_id: str) -> list[tuple[int, int]]:
+        """(sale, order id) of the user's orders not yet in the database, in one round trip."""
+        if not sale_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sale_id in sale_ids:
+                pipe.smembers(self.names.sale(sale_id).pending(user_id))
+            values = await pipe.execute()
+        return [(sid, int(oid)) for sid, ids in zip(sale_ids, values, strict=True) for oid in ids]
+
+    async def forget_written(self, orders: list[tuple[int, int, str]]) -> None:
+        """(sale, order id, user) now in the database: drop their records and pending entries."""
+        if not orders:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sale_id, order_id, user_id in orders:
+                keys = self.names.sale(sale_id)
+                pipe.hdel(keys.res, str(order_id))
+                pipe.srem(keys.pending(user_id), str(order_id))
+            await pipe.execute()
+
+    async def forget_returned(self, sale_id: int, order_id: int) -> None:
+        """The database marked this stock return applied; nothing will release it again."""
+        await self.redis.srem(self.names.sale(sale_id).returned, str(order_id))
 
     async def sale_stats(self, sale_ids: list[int]) -> dict[int, tuple[int, int, int]]:
         """(stock, stock left, orders in the hand-off) of each sale that is loaded; the others are left out."""

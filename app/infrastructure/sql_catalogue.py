@@ -189,9 +189,16 @@ async def idempotency_keys(cur: Any, sale_id: int) -> list[tuple[str, str, int, 
     return [(r[0], r[1], int(r[2]), int(r[3])) for r in await cur.fetchall()]
 
 
-async def cancelled_orders(cur: Any, sale_id: int) -> list[int]:
-    await cur.execute("SELECT id FROM orders WHERE sale_id = %s AND status = 'cancelled'", (sale_id,))
+async def unapplied_returns(cur: Any, sale_id: int) -> list[int]:
+    """Cancelled orders whose stock return the cache has not been given yet (the sweep still applies them)."""
+    await cur.execute("SELECT order_id FROM stock_returns WHERE sale_id = %s AND applied_at IS NULL", (sale_id,))
     return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def orders_placed(cur: Any, sale_id: int) -> list[tuple[str, int]]:
+    """Orders each user has placed in the sale, whatever became of them."""
+    await cur.execute("SELECT user_id, COUNT(*) FROM orders WHERE sale_id = %s GROUP BY user_id", (sale_id,))
+    return [(r[0], int(r[1])) for r in await cur.fetchall()]
 
 
 async def set_cache_epoch(cur: Any, sale_id: int, epoch: int) -> None:

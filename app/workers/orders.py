@@ -1,5 +1,6 @@
 """The order writers: consume the order queue in batches, write each batch in one transaction, schedule
-each order's payment timeout (confirmed), and only then acknowledge.
+each order's payment timeout (confirmed), drop the cache's record of each order written (the database holds
+it now), and only then acknowledge.
 
 A database outage holds the batch (unacknowledged) and retries it until the database is back, so nothing
 is lost and nothing is dead-lettered for it. An unreadable message, or an id that exists with another
@@ -23,6 +24,8 @@ from app.infrastructure.amqp import Publisher, message
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_CREATED, ORDERS_WRITTEN
 from app.infrastructure.records import parse_orders, reservation_to_dict
+from app.infrastructure.redis_client import REDIS_DOWN
+from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.timeouts import DueTimeout, TimeoutScheduler
 
 log = logging.getLogger(__name__)
@@ -51,11 +54,13 @@ class OrderConsumer:
         timeouts: TimeoutScheduler,
         publisher: Publisher,
         names: Names,
+        cache: SaleCache,
         *,
         batch_size: int,
         prefetch: int,
     ) -> None:
         self._channel = channel
+        self._cache = cache
         self._writer = writer
         self._timeouts = timeouts
         self._publisher = publisher
@@ -131,6 +136,7 @@ class OrderConsumer:
         # twice (a redelivery), and each reservation is settled exactly once.
         outcome = {id(w.reservation): w for w in results}
         due: list[DueTimeout] = []
+        written: list[tuple[int, int, str]] = []  # (sale, order, user) in the database now
         extra: list[tuple[str, aio_pika.Message]] = []  # single orders split out of a multi-order message
         retry_alone: list[AbstractIncomingMessage] = []  # single-order messages that failed: broker retries
         now = time.time()
@@ -139,6 +145,7 @@ class OrderConsumer:
                 result = outcome[id(r)]
                 if result.outcome is Outcome.WRITTEN:
                     due.append(DueTimeout(r.order_id, r.expires_ms))
+                    written.append((r.sale_id, r.order_id, r.user_id))
                     if not result.detail:  # a new row, not a redelivery of one written before
                         ORDER_LAG.observe(max(0.0, now - r.created_ms / 1000))
                         ORDERS_CREATED.inc()
@@ -163,6 +170,10 @@ class OrderConsumer:
                 with contextlib.suppress(Exception):
                     await msg.nack(requeue=True)
             return
+        try:
+            await self._cache.forget_written(written)
+        except REDIS_DOWN as exc:  # harmless leftovers: reads find the rows first, a reload starts afresh
+            log.warning("records of %d written orders stay in the cache: %s", len(written), exc)
         for msg, _batch in parsed:
             if msg in retry_alone:
                 await msg.nack(requeue=True)

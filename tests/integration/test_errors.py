@@ -8,9 +8,6 @@ import base64
 import contextlib
 import json
 import secrets
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +18,8 @@ import pytest
 import redis
 
 from app.infrastructure.keys import Names
-from tests.support import TEST_SECRET, World, free_port, make_sale, window
+from tests.private_services import PrivateRedis
+from tests.support import TEST_SECRET, World, make_sale, window
 
 V1 = "/api/v1"
 BIG = 16 * 1024 + 1
@@ -420,53 +418,9 @@ def test_not_ready_when_the_cache_is_lost(client: httpx.Client, world: World) ->
     assert view["preheated"] is False
 
 
-class PrivateRedis:
-    """A redis-server of our own on a free port, durable (AOF, fsync always) so a restart keeps its data."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.folder = tempfile.mkdtemp(prefix="fs-test-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_connect_timeout=1)
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.folder, "--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        with contextlib.closing(self.client()) as client:
-            while True:
-                try:
-                    if client.ping() and int(client.info("persistence")["loading"]) == 0:
-                        return
-                except redis.RedisError:
-                    pass
-                assert self.proc.poll() is None, "redis-server exited"
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def close(self) -> None:
-        self.kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    store = PrivateRedis()
+    store = PrivateRedis(durable=True)
     store.start()
     try:
         yield store

@@ -135,7 +135,7 @@ async def test_in_window_reserves_and_records(env: Env) -> None:
     record = json.loads(await env.cache.reservation(sale.id, 4242) or "{}")
     assert record["o"] == "4242" and record["u"] == "alice" and record["q"] == 1 and record["a"] == 250
     assert record["x"] - record["c"] == 900_000
-    assert await env.cache.user_order_ids(sale.id, "alice") == [4242]
+    assert await env.cache.pending_order_ids([sale.id], "alice") == [(sale.id, 4242)]
 
 
 async def test_before_start_is_not_started(env: Env) -> None:

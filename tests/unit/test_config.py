@@ -98,6 +98,8 @@ def test_log_format_is_text_json_or_refused() -> None:
     assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "json"}).log_format == "json"
     with pytest.raises(ConfigError, match="FLASHSALE_LOG_FORMAT must be 'text' or 'json', got 'yaml'"):
         Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "yaml"})
+
+
 def test_sign_in_settings() -> None:
     defaults = Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD})
     assert defaults.rate_limit_login == 5 < defaults.rate_limit_user
