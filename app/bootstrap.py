@@ -233,7 +233,7 @@ async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
     settings = c.settings
     workers: list[Worker] = []
     if kind in ("relay", "all") and settings.stock_strategy == "redis":
-        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, in_flight=c.in_flight))
+        workers.append(Relay(c.redis, m.publisher, c.names, settings.relay_batch_size, c.cache, in_flight=c.in_flight))
     if kind in ("orders", "all"):
         channel = await m.connection.channel(publisher_confirms=True, on_return_raises=True)
         writer = OrderWriter(c.db)

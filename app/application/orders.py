@@ -39,11 +39,10 @@ class Orders:
         self._returns = returns
 
     async def _find_pending(self, order_id: int) -> Order | None:
-        for sale_id in await self._cache.known_sales():
-            raw = await self._cache.reservation(sale_id, order_id)
-            if raw:
-                return reservation_from_json(raw).as_order()
-        return None
+        """An order not in the database yet: its record in one of the watched sales (ended and drained sales
+        are no longer watched, so this costs one round trip, whatever the number of sales ever run)."""
+        raw = await self._cache.find_reservation(order_id, await self._cache.known_sales())
+        return reservation_from_json(raw).as_order() if raw else None
 
     async def get(self, who: Principal, order_id: int) -> Order:
         async with self._db.transaction() as cur:

@@ -12,7 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease", "end")
+SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease", "end", "forget")
 
 
 def lua_dir() -> Path:
@@ -30,6 +30,7 @@ class Scripts:
     load: AsyncScript
     lease: AsyncScript
     end: AsyncScript
+    forget: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

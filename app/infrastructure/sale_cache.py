@@ -240,5 +240,23 @@ class SaleCache:
                 found[sale_id] = (int(stock), int(left), int(handoff))
         return found
 
+    async def find_reservation(self, order_id: int, sale_ids: list[int]) -> str | None:
+        """The record of an order not yet written, looked for in these sales in one round trip."""
+        found = await self.reservations([(sid, order_id) for sid in sale_ids])
+        return found.get(order_id)
+
     async def known_sales(self) -> list[int]:
+        """The sales the relay watches: preheated, and not yet ended and drained (see `finished`)."""
         return sorted(int(x) for x in await self.redis.smembers(self.names.handoff_sales))
+
+    async def finished(self, sale_id: int, group: str) -> bool:
+        """Whether a watched sale is done with: ended, its payment windows closed, nothing of it on its way.
+        If so it leaves the watched set, and then its empty hand-off stream is deleted (in that order, so a
+        relay that still reads the stream never sees it missing while the set names it)."""
+        keys = self.names.sale(sale_id)
+        on_sale = [keys.meta, keys.handoff, keys.res]
+        if not await self.scripts.forget(keys=on_sale, args=[group, "0"]):
+            return False
+        await self.redis.srem(self.names.handoff_sales, str(sale_id))
+        await self.scripts.forget(keys=on_sale, args=[group, "1"])
+        return True

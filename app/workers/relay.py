@@ -4,7 +4,9 @@ It reads with a consumer group, records the batch's orders as in flight (per sal
 them with publisher confirms in flight, and only after every confirm acknowledges and deletes the stream entries.
 So an order is always counted somewhere until its row is written: in the hand-off, or in flight. Entries a
 crashed relay had read but not acknowledged are claimed back after a short idle time, so nothing accepted is
-lost; a duplicate publish is harmless (the order writers are idempotent)."""
+lost; a duplicate publish is harmless (the order writers are idempotent). A sale that has ended, whose payment
+windows have closed and of which nothing is on its way, is forgotten: no longer watched, its empty stream
+deleted."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from app.infrastructure.in_flight import InFlight
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import RELAYED
 from app.infrastructure.redis_client import REDIS_DOWN
+from app.infrastructure.sale_cache import SaleCache
 
 log = logging.getLogger(__name__)
 GROUP = "relay"
@@ -34,9 +37,17 @@ CLAIM_IDLE_MS = 15_000
 
 class Relay:
     def __init__(
-        self, redis: Redis, publisher: Publisher, names: Names, batch_size: int, *, in_flight: InFlight
+        self,
+        redis: Redis,
+        publisher: Publisher,
+        names: Names,
+        batch_size: int,
+        cache: SaleCache,
+        *,
+        in_flight: InFlight,
     ) -> None:
         self._redis = redis
+        self._cache = cache
         self._publisher = publisher
         self._in_flight = in_flight
         self._names = names
@@ -54,12 +65,25 @@ class Relay:
         self._reread = True
 
     async def _refresh_streams(self) -> None:
-        for raw in await self._redis.smembers(self._names.handoff_sales):
-            key = self._names.sale(int(raw)).handoff
+        members = await self._redis.smembers(self._names.handoff_sales)
+        watched = {self._names.sale(int(raw)).handoff: int(raw) for raw in members}
+        for key in [k for k in self._streams if k not in watched]:  # forgotten (by us or another relay)
+            del self._streams[key]
+        for key, sale_id in watched.items():
             if key not in self._streams:
                 with contextlib.suppress(ResponseError):  # BUSYGROUP: the group exists already
                     await self._redis.xgroup_create(key, GROUP, id="0", mkstream=True)
-                self._streams[key] = int(raw)
+                self._streams[key] = sale_id
+
+    async def forget_finished(self) -> int:
+        """Stop watching the sales that are done with; how many were forgotten."""
+        forgotten = 0
+        for key, sale_id in list(self._streams.items()):
+            if await self._cache.finished(sale_id, GROUP):
+                self._streams.pop(key, None)
+                forgotten += 1
+                log.info("relay: sale %s has ended and drained; no longer watched", sale_id)
+        return forgotten
 
     async def _forward(self, entries: Any) -> int:
         """Publish [(stream, [(entry id, fields)])] with confirms, up to ORDERS_PER_MESSAGE records in a
@@ -132,6 +156,7 @@ class Relay:
                 if loop.time() - last_claim > CLAIM_IDLE_MS / 3000:
                     await self._refresh_streams()
                     await self.claim_abandoned()
+                    await self.forget_finished()
                     last_claim = loop.time()
                 await self.run_once()
             except asyncio.CancelledError:

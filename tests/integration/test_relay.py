@@ -13,6 +13,8 @@ import aio_pika
 from redis.asyncio import Redis
 
 from app.infrastructure.keys import Names
+from app.infrastructure.lua import Scripts
+from app.infrastructure.sale_cache import SaleCache
 from app.workers.relay import Relay
 
 
@@ -45,7 +47,8 @@ async def test_the_relay_recovers_after_redis_lost_its_streams(redis: Redis) -> 
     stream = names.sale(7).handoff
     publisher = RecordingPublisher()
     in_flight = RecordingInFlight()
-    relay = Relay(redis, publisher, names, 100, in_flight=in_flight)  # type: ignore[arg-type]
+    cache = SaleCache(redis, Scripts.register(redis), names)
+    relay = Relay(redis, publisher, names, 100, cache, in_flight=in_flight)  # type: ignore[arg-type]
     task = asyncio.create_task(relay.run())
     try:
         await redis.sadd(names.handoff_sales, "7")

@@ -100,6 +100,15 @@ def test_log_format_is_text_json_or_refused() -> None:
         Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_LOG_FORMAT": "yaml"})
 
 
+def test_orders_per_user_cap_setting() -> None:
+    assert Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD}).orders_per_user_max == 100
+    assert (
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_ORDERS_PER_USER_MAX": "0"}).orders_per_user_max == 0
+    )
+    with pytest.raises(ConfigError, match="FLASHSALE_ORDERS_PER_USER_MAX"):
+        Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_ORDERS_PER_USER_MAX": "many"})
+
+
 def test_sign_in_settings() -> None:
     defaults = Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD})
     assert defaults.rate_limit_login == 5 < defaults.rate_limit_user
