@@ -49,6 +49,11 @@ class Orders:
             order = await sql_orders.by_id(cur, order_id)
         if order is None:
             order = await self._find_pending(order_id)
+        if order is None:
+            # The order writer drops an order's record only after its row is committed: a record gone since the
+            # first read means the row is there now (without this second read a 202's order could be 404).
+            async with self._db.transaction() as cur:
+                order = await sql_orders.by_id(cur, order_id)
         if order is None or (order.user_id != who.user_id and not who.is_admin):
             raise NotFound("no such order")
         return order
@@ -74,8 +79,13 @@ class Orders:
         if candidates:
             async with self._db.transaction() as cur:
                 known = {o.id for o in await sql_orders.by_ids(cur, [oid for _, oid in candidates])}
-            records = await self._cache.reservations([(sid, oid) for sid, oid in candidates if oid not in known])
+            unwritten = [(sid, oid) for sid, oid in candidates if oid not in known]
+            records = await self._cache.reservations(unwritten)
             pending = [reservation_from_json(raw).as_order() for raw in records.values()]
+            gone = [oid for _sid, oid in unwritten if oid not in records]
+            if gone:  # written (and its record dropped) since the first read: the row is there now
+                async with self._db.transaction() as cur:
+                    written = [*written, *await sql_orders.by_ids(cur, gone)]
         merged = {o.id: o for o in pending} | {o.id: o for o in written}
         return sorted(merged.values(), key=lambda o: o.id, reverse=True)[:limit]
 

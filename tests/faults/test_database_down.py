@@ -23,10 +23,10 @@ from tests.pipeline.harness import (
     handoff_length,
     publish,
     ready_messages,
-    reservation_record,
     running_world,
     wait_all_written,
     wait_until,
+    written_record,
 )
 from tests.support import make_sale
 
@@ -120,12 +120,12 @@ def test_sigterm_while_the_database_is_down_hands_the_orders_back(private_mariad
         burst = Burst(run, sale["id"], 600, 100)
         burst.start()
         wait_until(lambda: db.count_orders(sale["id"]) >= 100, 30, "orders to flow into the database")
+        # The relay waits for the database too (it records what it hands off before publishing), so the order
+        # writer gets a batch of its own to hold: copies of written orders, as redeliveries would be.
+        copies = [written_record(db, o) for o in sorted(expiring)[:10]]
         db.close()
         if outage == "crash":
             private_mariadb.kill()
-            # The relay waits for the database too (it records what it hands off before publishing), so the
-            # order writer gets a batch of its own to hold: copies of written orders, as redeliveries would be.
-            copies = [reservation_record(run.world, short["id"], o) for o in sorted(expiring)[:10]]
             publish(run.world, run.names.orders_queue, copies)
             # The order writer holds a batch it cannot write; the short sale's timeouts wait for the database.
             wait_until(lambda: "holding" in run.log("all"), 20, "the order writer to hold a batch", interval=0.1)

@@ -31,6 +31,7 @@ from tests.pipeline.harness import (
 from tests.support import make_sale
 
 ORDERS = 3
+SHORT_WINDOW = 8  # seconds: the short sale's payment timeout
 
 
 def root(server: PrivateMariaDB) -> Any:
@@ -68,7 +69,8 @@ def holds(run: Running, errno: int) -> int:
 
 def test_a_read_only_server_holds_the_orders_instead_of_dead_lettering_them(private_mariadb: PrivateMariaDB) -> None:
     with app_world(private_mariadb) as run, run.client() as http:
-        short = make_sale(http, run.world, stock=5, payment_timeout_seconds=2)
+        # Payment windows long enough to close only once the server is read-only (asserted below).
+        short = make_sale(http, run.world, stock=5, payment_timeout_seconds=SHORT_WINDOW)
         expiring = {buy(http, run.world, short["id"], f"rs{i}") for i in range(2)}
         with Db(run.world) as db:
             wait_all_written(db, short["id"], expiring, timeout=20)
@@ -77,6 +79,9 @@ def test_a_read_only_server_holds_the_orders_instead_of_dead_lettering_them(priv
         try:
             with admin.cursor() as cur:
                 cur.execute("SET GLOBAL read_only = 1")
+            with Db(run.world) as db:
+                rows = db.order_rows(short["id"]).values()
+                assert all(r[0] == "created" for r in rows), f"timed out before the server was read-only: {rows}"
             run.start("orders")
             # Refused again and again (the old writer dead-lettered every order within a few refusals), and the
             # payment timeouts of the short sale came due meanwhile and waited too.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -349,6 +350,29 @@ def handoff_length(world: World, sale_id: int | str) -> int:
         return int(r.xlen(Names(world.namespace).sale(int(sale_id)).handoff))
     finally:
         r.close()
+
+
+def written_record(db: Db, order_id: int | str) -> bytes:
+    """A written order's record as the reservation wrote it, rebuilt from its row (the order writer drops the
+    cache's record once the row is committed): the body of a redelivery of that order."""
+    from app.domain.models import Reservation
+    from app.infrastructure.records import reservation_to_dict
+
+    rows = db.rows(
+        "SELECT id, sale_id, user_id, quantity, amount_cents, created_at, expires_at, cache_epoch, idempotency_key "
+        "FROM orders WHERE id = %s",
+        int(order_id),
+    )
+    assert rows, f"no row for order {order_id}"
+    oid, sale_id, user_id, quantity, amount, created, expires, epoch, key = rows[0]
+
+    def ms(moment: datetime) -> int:
+        return round(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+    reservation = Reservation(
+        int(oid), int(sale_id), user_id, int(quantity), int(amount), ms(created), ms(expires), int(epoch), key
+    )
+    return json.dumps(reservation_to_dict(reservation), separators=(",", ":")).encode()
 
 
 def reservation_record(world: World, sale_id: int | str, order_id: int | str) -> bytes:

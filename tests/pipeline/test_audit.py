@@ -104,7 +104,7 @@ CASES: dict[str, tuple[Callable[[Sale], None], str, str]] = {
     "cached stock": (break_cached_stock, "stock_conserved", "cache stock_left 4 + 2 units"),
     "allowances": (break_allowances, "allowances_match", "1 user(s)"),
     "per-user limit": (break_per_user_limit, "per_user_limit", "1 user(s) over the limit of 1"),
-    "accepted without a row": (break_accepted_without_row, "accepted_orders_written", "1 without an order row"),
+    "accepted without a row": (break_accepted_without_row, "accepted_orders_written", "1 of them without an order row"),
     "charged and cancelled": (break_charged_and_cancelled, "charged_xor_cancelled", "1 cancelled but charged"),
     "overdue order": (break_overdue, "timeouts_processed", "1 unpaid past expires_at"),
     "unapplied return": (break_unapplied_return, "timeouts_processed", "1 stock returns not applied"),
