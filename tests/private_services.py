@@ -118,8 +118,36 @@ class PrivateRabbitMQ:
             "ERL_EPMD_ADDRESS": "127.0.0.1",
         }
 
+    def _server_pids(self) -> list[int]:
+        """The node's Erlang VM: the launcher script runs it in a session of its own (as the rabbitmq user), so
+        signalling the script's process group leaves it running, on its port, with its queues."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")[0]
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if command.endswith(b"beam.smp") and f"RABBITMQ_NODENAME={self.node}".encode() in environ:
+                found.append(int(entry.name))
+        return found
+
+    def _signal_server(self, sig: int, timeout: float) -> None:
+        """Signal the node's VM and wait until it is gone (its port closed, its files written)."""
+        pids = self._server_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while self._server_pids():
+            assert time.monotonic() < deadline, f"rabbitmq node {self.node} still running {timeout}s after {sig}"
+            time.sleep(0.1)
+
     def start(self, timeout: float = 90) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
+        assert not self._server_pids(), f"rabbitmq node {self.node} is still running"
         log = self.dir / "server.out"
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
@@ -130,9 +158,13 @@ class PrivateRabbitMQ:
     def stop(self, timeout: float = 60) -> None:
         """A clean broker stop (SIGTERM): connections drop, durable queues and messages stay on disk."""
         assert self.proc is not None and self.proc.poll() is None, "not running"
+        self._signal_server(signal.SIGTERM, timeout)
         _kill_group(self.proc, signal.SIGTERM, timeout)
 
     def close(self) -> None:
+        with contextlib.suppress(AssertionError):
+            self._signal_server(signal.SIGTERM, 30)
+        self._signal_server(signal.SIGKILL, 10)
         with contextlib.suppress(subprocess.TimeoutExpired):
             _kill_group(self.proc, signal.SIGTERM, 30)
         _kill_group(self.proc)

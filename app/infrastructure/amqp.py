@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import AMQPChannelError, AMQPConnectionError, ChannelInvalidStateError
 
 from app.domain.errors import ServiceUnavailable
 from app.infrastructure.keys import Names
+
+log = logging.getLogger(__name__)
 
 # Delay buckets in milliseconds: a timeout waits in the largest bucket not longer than what remains.
 DELAY_BUCKETS_MS = (
@@ -109,3 +113,25 @@ class Publisher:
 
     async def publish(self, queue: str, msg: aio_pika.Message) -> None:
         await self.publish_all([(queue, msg)])
+
+
+# Settling a message whose channel is gone (the broker restarted, or the connection dropped and the robust
+# connection opened new channels) raises one of these. The broker has requeued that message already and
+# delivers it again on the new channel, so there is nothing left to settle.
+CHANNEL_GONE = (ChannelInvalidStateError, AMQPConnectionError, AMQPChannelError)
+
+
+async def settle(msg: AbstractIncomingMessage, how: Literal["ack", "requeue", "dead-letter"]) -> bool:
+    """Acknowledge, requeue or dead-letter a delivered message; False (and nothing raised) when its channel is
+    gone, as after a broker reconnect: the broker gave the message back when that channel closed."""
+    try:
+        if how == "ack":
+            await msg.ack()
+        elif how == "requeue":
+            await msg.nack(requeue=True)
+        else:
+            await msg.reject(requeue=False)
+    except CHANNEL_GONE as exc:
+        log.info("message %s not settled (%s); the broker delivers it again", msg.message_id, exc)
+        return False
+    return True

@@ -20,7 +20,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from app.application.order_writer import OrderWriter, Outcome, Written
 from app.domain.errors import Unavailable
 from app.domain.models import Reservation
-from app.infrastructure.amqp import Publisher, message
+from app.infrastructure.amqp import Publisher, message, settle
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_CREATED, ORDERS_WRITTEN
 from app.infrastructure.records import parse_orders, reservation_to_dict
@@ -122,7 +122,7 @@ class OrderConsumer:
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 DEAD_LETTERED.labels("unreadable").inc()
                 log.error("order message %s is unreadable; dead-lettered", msg.message_id)
-                await msg.reject(requeue=False)
+                await settle(msg, "dead-letter")
         if not parsed:
             return
         results = await self._write_until_done([r for _, batch in parsed for r in batch])
@@ -130,7 +130,7 @@ class OrderConsumer:
             log.warning("stopping with the database down; %d messages returned to the queue", len(parsed))
             for msg, _batch in parsed:
                 with contextlib.suppress(Exception):
-                    await msg.nack(requeue=True)
+                    await settle(msg, "requeue")
             return
         # Each result carries the very reservation object it answers for: the same order id can arrive
         # twice (a redelivery), and each reservation is settled exactly once.
@@ -168,17 +168,16 @@ class OrderConsumer:
             log.warning("timeouts not confirmed (%s); the messages will be redelivered", exc)
             for msg, _batch in parsed:
                 with contextlib.suppress(Exception):
-                    await msg.nack(requeue=True)
+                    await settle(msg, "requeue")
             return
         try:
             await self._cache.forget_written(written)
         except REDIS_DOWN as exc:  # harmless leftovers: reads find the rows first, a reload starts afresh
             log.warning("records of %d written orders stay in the cache: %s", len(written), exc)
         for msg, _batch in parsed:
-            if msg in retry_alone:
-                await msg.nack(requeue=True)
-            else:
-                await msg.ack()
+            # After a broker reconnect these messages belong to a channel that is gone: settle() ignores that
+            # (the broker requeued them; their redelivery is written idempotently and acknowledged then).
+            await settle(msg, "requeue" if msg in retry_alone else "ack")
         ORDERS_WRITTEN.inc(len(due))
         ORDER_BATCH.observe(len(due))
 
