@@ -47,21 +47,34 @@ def setup_sale(run: Running, out: Path, *, stock: int, users: int, starts_in: fl
     return document
 
 
-def k6(script: str, setup: Path, results: Path, **env: str) -> dict:
-    """Run a script; fail with k6's own output when a threshold (or the script) fails. The summary's metrics."""
+def k6_run(script: str, setup: Path, results: Path, p99_ms: str, **env: str) -> subprocess.CompletedProcess[str]:
     summary = results / f"{script}.summary.json"
-    proc = subprocess.run(
+    return subprocess.run(
         [k6_binary(), "run", "--no-usage-report", "--quiet", "--summary-export", str(summary),
-         "-e", f"SETUP={setup}", "-e", f"P99_MS={SMOKE_P99_MS}",
+         "-e", f"SETUP={setup}", "-e", f"P99_MS={p99_ms}",
          *(a for k, v in env.items() for a in ("-e", f"{k}={v}")), str(SCRIPTS / f"{script}.js")],
         capture_output=True, text=True, timeout=240, env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
     )  # fmt: skip
+
+
+def k6(script: str, setup: Path, results: Path, **env: str) -> dict:
+    """Run a script; fail with k6's own output when a threshold (or the script) fails. The summary's metrics."""
+    proc = k6_run(script, setup, results, SMOKE_P99_MS, **env)
     assert proc.returncode == 0, (
         f"k6 {script} failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
     )
-    metrics: dict = json.loads(summary.read_text())["metrics"]
+    metrics: dict = json.loads((results / f"{script}.summary.json").read_text())["metrics"]
+    # The contract-level thresholds are really in force (k6 ignores none silently), and held.
+    assert metrics["contract_violations"]["thresholds"] == {"rate==0": False}, metrics["contract_violations"]
+    assert metrics["server_errors"]["thresholds"] == {"count==0": False}, metrics["server_errors"]
+    assert metrics["server_errors"]["count"] == 0 and metrics["contract_violations"]["value"] == 0
     reqs, dur = metrics["http_reqs"], metrics["http_req_duration"]
-    print(f"\nk6 {script}: {reqs['count']} requests, {reqs['rate']:.0f} req/s, p99 {dur['p(99)']:.1f} ms")
+    per_name = ", ".join(
+        f"{key[len('http_req_duration{name:') : -1]} {value['p(99)']:.1f} ms"
+        for key, value in sorted(metrics.items())
+        if key.startswith("http_req_duration{name:")
+    )
+    print(f"\nk6 {script}: {reqs['count']} requests, {reqs['rate']:.0f} req/s, p99 {dur['p(99)']:.1f} ms ({per_name})")
     return metrics
 
 
@@ -105,3 +118,10 @@ def test_soak_holds_steady(run: Running, tmp_path: Path) -> None:
     metrics = k6("soak", tmp_path / "setup.json", tmp_path, RATE="60", DURATION="20s")
     assert metrics["http_reqs"]["count"] >= 60 * 20 * 0.95, "the soak did not keep its arrival rate"
     assert "every invariant holds" in audit_passes(run, doc["sale_id"])
+
+
+def test_a_breached_threshold_fails_the_run(run: Running, tmp_path: Path) -> None:
+    """The thresholds can fail: a p99 bound no server meets makes k6 exit 99 (thresholds crossed)."""
+    setup_sale(run, tmp_path / "setup.json", stock=1000, users=100, starts_in=0)
+    proc = k6_run("soak", tmp_path / "setup.json", tmp_path, "0.001", RATE="10", DURATION="3s")
+    assert proc.returncode == 99, f"exit {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
