@@ -188,3 +188,12 @@ def demo(shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_
 
     options = DemoOptions(shoppers, stock, pay_share, payment_timeout, api_workers, port)
     raise SystemExit(run(run_demo(options)))
+
+
+def _register_loadtest() -> None:
+    from app.cli.loadtest import loadtest
+
+    main.add_command(loadtest)
+
+
+_register_loadtest()
