@@ -39,6 +39,11 @@ class Field:
             return value
         if not isinstance(value, str):
             raise InvalidRequest(f"{name} must be a string")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # half a surrogate pair (a \ud800 escape): not text, cannot be stored
+                raise InvalidRequest(f"{name} is not valid text") from None
         if self.kind == "time":
             from app.domain.timefmt import parse_rfc3339
 
@@ -59,7 +64,8 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
         raise InvalidRequest("the body must be a JSON object")
     unknown = sorted(set(data) - set(spec))
     if unknown:
-        raise InvalidRequest(f"unknown field(s): {', '.join(unknown)}")
+        # ascii(): a name may hold half a surrogate pair, which no response could encode
+        raise InvalidRequest(f"unknown field(s): {', '.join(ascii(n)[1:-1] for n in unknown)}")
     out: dict[str, Any] = {}
     for name, field in spec.items():
         if name not in data or (data[name] is None and not field.required):
@@ -91,9 +97,11 @@ async def json_body(request: Request, *, empty_ok: bool = False) -> Any:
             return {}
         raise InvalidRequest("a JSON body is required")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the body is not valid JSON") from None
+        # JSON is UTF-8 (RFC 8259): decoding first refuses the UTF-16/32 that json.loads(bytes) would guess.
+        # A deep nesting exhausts the parser's recursion: malformed for us, never a 500.
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("the body is not valid JSON in UTF-8") from None
 
 
 def path_id(request: Request, name: str = "id") -> int:
