@@ -119,7 +119,6 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
                 kills.append((kind, db.count_orders(sale["id"]), None))
                 run.start(kind)
         assert landed >= 1, f"no order-writer kill fell between a commit and its ack: {kills}"
-        print(f"\nkills (kind, rows at the time, written orders redelivered or the timeout margin): {kills}")
 
         accepted = burst.join_and_check()
         expired = expired_ids
@@ -143,7 +142,8 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
         acked = metric(base, "flashsale_orders_written_total")
         fresh = metric(base, "flashsale_order_pipeline_lag_seconds_count")
         print(
-            f"\nkills (kind, rows at the time): {kills}; the last order writer acked {acked:.0f} orders, "
+            f"\nkills (kind, rows at the time, written orders redelivered or the timeout margin): {kills}; "
+            f"the last order writer acked {acked:.0f} orders, "
             f"{acked - fresh:.0f} of them redelivered after being written"
         )
         audit(run.world, sale["id"])
