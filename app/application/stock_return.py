@@ -35,22 +35,28 @@ class StockReturns:
         return ret
 
     async def apply(self, ret: StockReturn) -> bool:
+        """Return the units to the cache and mark the return applied, under the return's row lock: the sweep may
+        have read this return as pending just before another process applied it, and it then finds it applied
+        and releases nothing (so the cache's guard entry can go once the database holds the mark)."""
         try:
-            result = await self._cache.release(
-                ret.sale_id,
-                order_id=ret.order_id,
-                user_id=ret.user_id,
-                quantity=ret.quantity,
-            )
+            async with self._db.transaction() as cur:
+                if not await sql_orders.lock_unapplied_return(cur, ret.order_id):
+                    return True  # applied meanwhile
+                result = await self._cache.release(
+                    ret.sale_id,
+                    order_id=ret.order_id,
+                    user_id=ret.user_id,
+                    quantity=ret.quantity,
+                )
+                await sql_orders.mark_returned(cur, ret.order_id)
         except REDIS_DOWN as exc:
             log.warning("stock return of order %s left for the sweep: %s", ret.order_id, exc)
             return False
-        async with self._db.transaction() as cur:
-            await sql_orders.mark_returned(cur, ret.order_id)
         STOCK_RETURNS.labels(result).inc()
-        # The guard entry in `returned` stays (until the sale's keys expire): the sweep may have read this return
-        # as pending before it was marked, and its late release must still find the guard, or the unit comes
-        # back twice (the load test saw it when the guard was dropped here).
+        try:  # the database now says it is applied; its guard entry in the cache can go
+            await self._cache.forget_returned(ret.sale_id, ret.order_id)
+        except REDIS_DOWN as exc:
+            log.warning("stock return of order %s applied; its entry in the cache stays: %s", ret.order_id, exc)
         return True
 
     async def apply_pending(self, limit: int = 500) -> int:

@@ -1,8 +1,8 @@
 """The sale's cache in Redis: load (preheat), reserve, adjust, read. All script calls go through here.
 
 What a reservation leaves behind is dropped once the database holds it: the order writer removes an order's
-record and its entry in the user's pending set after the commit (`forget_written`). A stock return's entry in
-`returned` stays until the sale's keys expire: a late second release of the same return must find it."""
+record and its entry in the user's pending set after the commit (`forget_written`), and a stock return's
+entry in `returned` goes once the database marks the return applied (`forget_returned`)."""
 
 from __future__ import annotations
 
@@ -221,6 +221,10 @@ class SaleCache:
                 pipe.hdel(keys.res, str(order_id))
                 pipe.srem(keys.pending(user_id), str(order_id))
             await pipe.execute()
+
+    async def forget_returned(self, sale_id: int, order_id: int) -> None:
+        """The database marked this stock return applied (under its row lock); nothing will release it again."""
+        await self.redis.srem(self.names.sale(sale_id).returned, str(order_id))
 
     async def sale_stats(self, sale_ids: list[int]) -> dict[int, tuple[int, int, int]]:
         """(stock, stock left, orders in the hand-off) of each sale that is loaded; the others are left out."""

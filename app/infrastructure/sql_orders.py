@@ -222,6 +222,13 @@ async def pending_returns(cur: Any, limit: int) -> list[StockReturn]:
     return [StockReturn(int(r[0]), int(r[1]), r[2], int(r[3]), int(r[4])) for r in await cur.fetchall()]
 
 
+async def lock_unapplied_return(cur: Any, order_id: int) -> bool:
+    """Lock the order's stock return; whether it is there and not applied yet."""
+    await cur.execute("SELECT applied_at FROM stock_returns WHERE order_id = %s FOR UPDATE", (order_id,))
+    row = await cur.fetchone()
+    return row is not None and row[0] is None
+
+
 async def mark_returned(cur: Any, order_id: int) -> None:
     await cur.execute("UPDATE stock_returns SET applied_at = NOW(3) WHERE order_id = %s", (order_id,))
 

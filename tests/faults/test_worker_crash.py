@@ -1,15 +1,23 @@
-"""Workers killed while orders flow. SIGKILL (a crash: after a commit and before its ack, with luck, or
-between a relay's publish and its stream ack) loses nothing and writes nothing twice once the worker is
-back; SIGTERM finishes or hands back what the worker holds and exits 0."""
+"""Workers killed while orders flow. SIGKILL (a crash: after a commit and before its ack, asserted; between a
+relay's publish and its stream ack; a timeout worker down while payment deadlines pass) loses nothing and
+writes nothing twice once the worker is back; SIGTERM finishes or hands back what the worker holds and
+exits 0."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
+from datetime import UTC
+from typing import Any
 
+import aio_pika
+
+from app.infrastructure.records import parse_orders
 from tests.pipeline.harness import (
     Burst,
     Db,
+    Running,
     audit,
     handoff_length,
     metric,
@@ -23,35 +31,97 @@ from tests.support import free_port, make_sale
 
 ORDERS = 2400
 RATE = 400  # purchases per second: orders flow for about 6 s
+KILL_ATTEMPTS = 5  # kills of an order writer, each at a new commit, until one lands before that commit's ack
+SHORT_WINDOW = 4  # seconds: the payment timeout of the sale whose orders expire while the timeout worker is down
+
+
+def redelivered_written(run: Running, db: Db) -> int:
+    """Orders already in the database that came back to the order queue as redeliveries: what a writer killed
+    after its commit and before its ack held. Every ready message is fetched without an ack and handed back."""
+
+    async def work(channel: aio_pika.abc.AbstractChannel) -> list[int]:
+        declared = await channel.declare_queue(run.names.orders_queue, passive=True)
+        ids = []
+        while (got := await declared.get(no_ack=False, fail=False, timeout=5)) is not None:
+            if got.redelivered:
+                ids += [r.order_id for r in parse_orders(got.body)]
+        return ids
+
+    ids = asyncio.run(_on_channel(run, work))
+    if not ids:
+        return 0
+    marks = ", ".join(["%s"] * len(ids))
+    return int(db.value(f"SELECT COUNT(*) FROM orders WHERE id IN ({marks})", *ids))
+
+
+async def _on_channel(run: Running, work: Any) -> Any:
+    connection = await aio_pika.connect(run.world.settings.amqp_url, timeout=10)
+    try:
+        return await work(await connection.channel())
+    finally:
+        await connection.close()
+
+
+def deadlines(db: Db, sale_id: str) -> tuple[float, float]:
+    """The first and the last payment deadline of the sale's orders, as epoch seconds."""
+    first, last = db.rows("SELECT MIN(expires_at), MAX(expires_at) FROM orders WHERE sale_id = %s", int(sale_id))[0]
+    return first.replace(tzinfo=UTC).timestamp(), last.replace(tzinfo=UTC).timestamp()
 
 
 def test_workers_killed_mid_stream_lose_nothing() -> None:
     with running_world(workers=("relay", "orders", "timeouts")) as run, Db(run.world) as db:
         with run.client() as client:
             sale = make_sale(client, run.world, stock=ORDERS + 100, payment_timeout_seconds=600)
-            # A second sale whose orders time out while the timeout worker is killed.
-            short = make_sale(client, run.world, stock=100, payment_timeout_seconds=2)
+            # A second sale whose orders time out while the timeout worker is down.
+            short = make_sale(client, run.world, stock=100, payment_timeout_seconds=SHORT_WINDOW)
         burst = Burst(run, sale["id"], ORDERS, RATE)
         expiring = Burst(run, short["id"], 100, 200, prefix="x")
         burst.start()
-        expiring.start()
 
         kills = []
+        landed = 0  # order-writer kills that fell between a commit and its ack
         metrics_port = free_port()
-        # Kill each kind of worker in turn as the rows come in, and start it again at once. The order
-        # writers die the moment a new commit shows in the database: most likely before its ack.
+        orders_env = {"FLASHSALE_WORKER_METRICS_PORT": str(metrics_port)}
+        # Kill each kind of worker in turn as the rows come in, and start it again at once. The order writers
+        # die the moment a new commit shows in the database; whether that was before its ack is checked (the
+        # committed orders come back, redelivered) and the kill is tried again at a later commit if not.
         for threshold, kind in ((0.15, "orders"), (0.35, "relay"), (0.55, "orders"), (0.75, "timeouts")):
             wait_until(lambda t=threshold: db.count_orders(sale["id"]) >= t * ORDERS, 60, f"{threshold:.0%} written")
-            if kind == "orders":
-                seen = db.count_orders(sale["id"])
-                wait_until(lambda seen=seen: db.count_orders(sale["id"]) > seen, 10, "a commit", interval=0.001)
             assert run.workers[kind].poll() is None, f"{kind} exited early:\n{run.log(kind)[-2000:]}"
-            run.stop(kind, signal.SIGKILL)
-            kills.append((kind, db.count_orders(sale["id"])))
-            run.start(kind, env={"FLASHSALE_WORKER_METRICS_PORT": str(metrics_port)} if kind == "orders" else None)
+            if kind == "orders":
+                for _attempt in range(KILL_ATTEMPTS):
+                    seen = db.count_orders(sale["id"])
+                    wait_until(lambda seen=seen: db.count_orders(sale["id"]) > seen, 10, "a commit", interval=0.001)
+                    run.stop(kind, signal.SIGKILL)
+                    time.sleep(0.5)  # the broker requeues what the dead connection held
+                    written_unacked = redelivered_written(run, db)
+                    kills.append((kind, db.count_orders(sale["id"]), written_unacked))
+                    run.start(kind, env=orders_env)
+                    if written_unacked:
+                        landed += 1
+                        break
+            elif kind == "timeouts":
+                # The short sale's orders are bought and written now; the timeout worker dies before the first
+                # of their payment windows closes and stays down until the last has closed.
+                expiring.start()
+                expired_ids = expiring.join_and_check()
+                wait_all_written(db, short["id"], expired_ids, timeout=30)
+                first_due, last_due = deadlines(db, short["id"])
+                run.stop(kind, signal.SIGKILL)
+                killed_at = time.time()
+                assert killed_at < first_due, f"killed {killed_at - first_due:.2f}s after the first deadline"
+                kills.append((kind, db.count_orders(sale["id"]), f"{first_due - killed_at:.2f}s before a deadline"))
+                time.sleep(max(0.0, last_due + 0.5 - time.time()))  # every short deadline passes, no worker up
+                assert all(r[0] == "created" for r in db.order_rows(short["id"]).values()), "timed out, no worker"
+                run.start(kind)
+            else:
+                run.stop(kind, signal.SIGKILL)
+                kills.append((kind, db.count_orders(sale["id"]), None))
+                run.start(kind)
+        assert landed >= 1, f"no order-writer kill fell between a commit and its ack: {kills}"
 
         accepted = burst.join_and_check()
-        expired = expiring.join_and_check()
+        expired = expired_ids
         # The relay's entries read by the killed relay are claimed back after CLAIM_IDLE_MS (15 s).
         rows = wait_all_written(db, sale["id"], accepted, timeout=60)
         assert all(status == "created" for status, *_ in rows.values())
@@ -72,7 +142,8 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
         acked = metric(base, "flashsale_orders_written_total")
         fresh = metric(base, "flashsale_order_pipeline_lag_seconds_count")
         print(
-            f"\nkills (kind, rows at the time): {kills}; the last order writer acked {acked:.0f} orders, "
+            f"\nkills (kind, rows at the time, written orders redelivered or the timeout margin): {kills}; "
+            f"the last order writer acked {acked:.0f} orders, "
             f"{acked - fresh:.0f} of them redelivered after being written"
         )
         audit(run.world, sale["id"])

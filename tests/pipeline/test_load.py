@@ -25,7 +25,10 @@ PAY_EVERY = (3, 10)  # 3 of every 10 accepted orders pay
 # Short, yet longer than the burst takes on 2 shared cores (5-10 s): with 3 s most payers would find their
 # window closed before their order is even written, and timeouts would resell units mid-burst.
 PAYMENT_TIMEOUT = 10
-PAYERS_WHO_MUST_MAKE_IT = 0.9  # of those who try; the rest must get a clean 409 and end timed out
+# Every payer pays: an order is written within a fraction of a second of its 202 (measured here: p95 0.31 s,
+# max 0.39 s under this load), far inside its 10 s window, so a payer still told `order_pending` or
+# `order_expired` is a defect, not load.
+TIMEOUT_BOUND_SECONDS = 2.0  # the contract: an unpaid order is cancelled within 2 s of expires_at
 CONNECTIONS = 64  # the shoppers share the client's connections (more only adds overhead on 2 cores)
 PAY_CONNECTIONS = 32
 EXPECTED = {(202, "pending"), (409, "sold_out"), (409, "limit_exceeded")}
@@ -173,9 +176,7 @@ async def test_flash_sale_under_load(load: Running, capsys: pytest.CaptureFixtur
         assert set(accepted_at) == set(accepted), "a 202 named an order that no shopper holds"
         payers = sum(pay_results.values())
         assert payers == sum(1 for k in range(1, len(accepted) + 1) if k % PAY_EVERY[1] < PAY_EVERY[0])
-        assert len(paid_ids) >= PAYERS_WHO_MUST_MAKE_IT * payers, f"too few payers made it: {pay_results}"
-        late = {"409 order_expired", "409 order_cancelled", "409 order_pending"}
-        assert set(pay_results) <= {"paid"} | late, pay_results
+        assert pay_results == Counter({"paid": payers}), f"not every payer made it: {pay_results}"
 
         # Every unpaid order times out (within expires_at + 2 s), and its unit comes back.
         def settled() -> bool:
@@ -185,6 +186,16 @@ async def test_flash_sale_under_load(load: Running, capsys: pytest.CaptureFixtur
             return open_orders == 0
 
         wait_until(settled, PAYMENT_TIMEOUT + 20, "every unpaid order to time out", interval=0.2)
+        timeout_lag = float(
+            db.value(
+                "SELECT MAX(TIMESTAMPDIFF(MICROSECOND, expires_at, cancelled_at)) / 1000000 FROM orders "
+                "WHERE sale_id = %s AND cancel_reason = 'timeout'",
+                int(sale_id),
+            )
+        )
+        with capsys.disabled():
+            print(f"timeouts: the last unpaid order was cancelled {timeout_lag:.2f}s after its expires_at")
+        assert timeout_lag <= TIMEOUT_BOUND_SECONDS, f"a timeout was processed {timeout_lag:.2f}s late"
         rows = db.order_rows(sale_id)
         assert set(rows) == {int(o) for o in accepted}, "the order rows are not exactly the accepted orders"
         assert db.value("SELECT COUNT(*) FROM orders WHERE sale_id = %s", int(sale_id)) == len(accepted)
