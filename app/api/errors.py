@@ -10,6 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from app.domain.errors import DomainError, ServiceUnavailable
 
@@ -39,8 +40,24 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(404, "not_found", "no such resource")
     if exc.status_code == 405:
-        return error_response(405, "method_not_allowed", "this method is not allowed here")
+        reply = error_response(405, "method_not_allowed", "this method is not allowed here")
+        reply.headers["Allow"] = ", ".join(allowed_methods(_request))
+        return reply
     return error_response(exc.status_code, "invalid_request", str(exc.detail))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110: a 405 lists them in `Allow`). The router's own
+    list names one route's methods only, and a path here may have a route per method."""
+    path = request.url.path
+    return sorted(
+        {
+            m
+            for r in request.app.routes
+            if isinstance(r, Route) and r.methods and r.path_regex.match(path)
+            for m in r.methods
+        }
+    )
 
 
 async def unavailable(_request: Request, exc: Exception) -> Response:

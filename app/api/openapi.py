@@ -141,7 +141,16 @@ def _page(name: str) -> dict[str, Any]:
     }
 
 
-def _op(summary: str, ok: int, body: Any, *, auth: bool, request: str | None = None, errors: str = "") -> dict:
+def _op(
+    summary: str,
+    ok: int,
+    body: Any,
+    *,
+    auth: bool,
+    request: str | None = None,
+    errors: str = "",
+    body_required: bool = True,
+) -> dict:
     responses: dict[str, Any] = {str(ok): {"description": "success", "content": {"application/json": {"schema": body}}}}
     for code in errors.split():
         responses[code] = {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}}
@@ -149,7 +158,8 @@ def _op(summary: str, ok: int, body: Any, *, auth: bool, request: str | None = N
     if auth:
         op["security"] = [{"bearer": []}]
     if request:
-        op["requestBody"] = {"content": {"application/json": {"schema": _ref(request)}}}
+        # Only a purchase may have an empty body (it buys one unit); elsewhere an absent body is 422.
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": _ref(request)}}}
     return op
 
 
@@ -159,7 +169,8 @@ PAGE_PARAMS = [
         "in": "query",
         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
     },
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    # Opaque to clients, but the API gives out (and accepts) decimal ids only.
+    {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
 ]
 ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": ID}]
 
@@ -243,6 +254,7 @@ def document() -> dict[str, Any]:
                     auth=True,
                     request="Purchase",
                     errors="401 404 409 413 422 429 503",
+                    body_required=False,
                 ),
                 "parameters": [
                     *ID_PARAM,
