@@ -17,6 +17,7 @@ from app.api import routes_purchase as purchase
 from app.api.errors import HANDLERS
 from app.api.middleware import BodyLimit, Metrics
 from app.api.openapi import openapi
+from app.api.storefront import STOREFRONT
 from app.bootstrap import open_container
 from app.config import Settings
 from app.infrastructure.logs import setup_logging
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             forget_process()
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *STOREFRONT],
         middleware=[Middleware(Metrics, routes=ROUTES), Middleware(BodyLimit)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,

@@ -1,0 +1,34 @@
+// The router: one page per location hash (#/login, #/sales, #/sale/ID, #/order/ID); a one-second tick for countdowns.
+import { session } from "./api.js";
+import { itemPage, loginPage, orderPage, salesPage } from "./pages.js";
+
+const view = document.getElementById("view");
+let tickers = [];
+const tick = (fn) => tickers.push(fn);
+setInterval(() => tickers.forEach((fn) => fn()), 200);
+
+const go = (hash) => { if (location.hash === hash) render(); else location.hash = hash; };
+
+function header() {
+  const user = session.user();
+  document.getElementById("who").textContent = user ? `Signed in as ${user}` : "";
+  document.getElementById("logout").hidden = !user;
+}
+
+async function render() {
+  tickers = [];
+  header();
+  const [, page, id] = location.hash.split("/");
+  view.replaceChildren();
+  if (page === "login") loginPage(view, go);
+  else if (page === "sale" && id) await itemPage(view, tick, go, id);
+  else if (page === "order" && id) {
+    if (!session.token()) { go("#/login"); return; }
+    orderPage(view, tick, id);
+  } else await salesPage(view, tick);
+  view.focus();
+}
+
+document.getElementById("logout").addEventListener("click", () => { session.clear(); go("#/login"); });
+window.addEventListener("hashchange", render);
+render();
