@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.hostile.conftest import V1, expect, holdings
+from tests.hostile.conftest import V1, expect, holdings, wait_written
 from tests.support import TEST_SECRET, World, make_sale, window
 
 
@@ -80,12 +80,14 @@ FORGED = forged_tokens()
 
 
 @pytest.fixture(scope="module")
-def scene(client_module: httpx.Client, world: World) -> dict:
+def scene(client_module: httpx.Client, world: World, workers: None) -> dict:
     """A loaded sale with one order of `owner`, and an unloaded, unpaused sale the admin endpoints would change."""
     live = make_sale(client_module, world, stock=50, per_user_limit=5)
     idle = make_sale(client_module, world, stock=50, preheat=False)
     bought = client_module.post(f"{V1}/sales/{live['id']}/purchase", headers=world.headers("owner"))
     assert bought.status_code == 202, bought.text
+    # written before any reading of the state, so the writer cannot change it between two readings
+    wait_written(client_module, world, "owner", bought.json()["order_id"])
     return {"live": live, "idle": idle, "order": bought.json()["order_id"], "marker": f"forged-{secrets.token_hex(4)}"}
 
 
