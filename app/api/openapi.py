@@ -69,16 +69,17 @@ SCHEMAS: dict[str, Any] = {
             "stock": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
             "starts_at": TIME,
             "ends_at": TIME,
-            "per_user_limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
-            "payment_timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 900},
+            # null, like an absent optional field, means the default (as the validation reads it)
+            "per_user_limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000, "default": 1},
+            "payment_timeout_seconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 86400, "default": 900},
         },
     },
     "SaleChange": {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "paused": {"type": "boolean"},
-            "stock": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+            "paused": {"type": ["boolean", "null"]},
+            "stock": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000},
         },
     },
     "Sale": {
@@ -103,7 +104,7 @@ SCHEMAS: dict[str, Any] = {
     "Purchase": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"quantity": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1}},
+        "properties": {"quantity": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 1}},
     },
     "Accepted": {
         "type": "object",
