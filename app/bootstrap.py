@@ -208,7 +208,7 @@ async def open_operator(
                 deployment=consumer_deployment,
                 cooldown_seconds=scale_cooldown_seconds,
             )
-            yield OperatorParts(c, SaleOrders(c.db, c.cache), kube, scaler)
+            yield OperatorParts(c, SaleOrders(c.db, drain_check(c.cache, c.in_flight, c.names)), kube, scaler)
         finally:
             await listener.stop()
             await kube.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.application.drain import DrainCheck
 from app.infrastructure import sql_orders
 from app.infrastructure.db import Database
-from app.infrastructure.sale_cache import SaleCache
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class Outstanding:
 
 
 class SaleOrders:
-    def __init__(self, db: Database, cache: SaleCache) -> None:
+    def __init__(self, db: Database, drained: DrainCheck) -> None:
         self._db = db
-        self._cache = cache
+        self._drained = drained
 
     async def counts(self, sale_id: int) -> OrderCounts:
         async with self._db.transaction() as cur:
@@ -43,15 +43,10 @@ class SaleOrders:
         )
 
     async def outstanding(self, sale_id: int) -> Outstanding:
-        """Orders not settled yet. Every reservation under the cache's epoch becomes a row with that epoch,
-        so those recorded in the cache but not in the database are still on their way; a sale that is not
-        loaded has only its hand-off stream left to drain."""
-        accepted = await self._cache.accepted(sale_id)
+        """Orders not settled yet. Those still on their way are the sale's own drain check: its hand-off, then
+        its orders handed to the broker without a row (queued, held by a writer, or dead-lettered). Both are
+        exact per sale, whether the cache is loaded or not, and neither counts an order already written."""
+        backlog = await self._drained(sale_id)
         async with self._db.transaction() as cur:
             by_status = await sql_orders.counts_by_status(cur, sale_id)
-            written = await sql_orders.written_in_epoch(cur, sale_id, accepted[0]) if accepted else 0
-        if accepted is None:
-            pending = await self._cache.handoff_length(sale_id)
-        else:
-            pending = max(0, accepted[1] - written)
-        return Outstanding(pending, by_status.get("created", 0) + by_status.get("paying", 0))
+        return Outstanding(backlog.handoff + backlog.unwritten, by_status.get("created", 0) + by_status.get("paying", 0))

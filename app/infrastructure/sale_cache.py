@@ -154,17 +154,6 @@ class SaleCache:
         moved = await self.scripts.end(keys=[self.names.sale(sale_id).meta], args=[end_ms, self.names.stock_channel])
         return bool(moved)
 
-    async def accepted(self, sale_id: int) -> tuple[int, int] | None:
-        """(cache epoch, reservations accepted under it) of a loaded sale; None when it is not loaded."""
-        keys = self.names.sale(sale_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(keys.meta, "epoch")
-            pipe.hlen(keys.res)
-            epoch, recorded = await pipe.execute()
-        if epoch is None:
-            return None
-        return int(epoch), max(0, int(recorded) - 1)  # less the placeholder that keeps the hash alive
-
     async def handoff_length(self, sale_id: int) -> int:
         return int(await self.redis.xlen(self.names.sale(sale_id).handoff))
 

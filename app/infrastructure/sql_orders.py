@@ -289,10 +289,3 @@ async def counts_by_status(cur: Any, sale_id: int) -> dict[str, int]:
     """Order rows of the sale per status (an index range scan of (sale_id, status))."""
     await cur.execute("SELECT status, COUNT(*) FROM orders WHERE sale_id = %s GROUP BY status", (sale_id,))
     return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
-
-
-async def written_in_epoch(cur: Any, sale_id: int, epoch: int) -> int:
-    """Order rows of the sale that were reserved under the given cache epoch."""
-    await cur.execute("SELECT COUNT(*) FROM orders WHERE sale_id = %s AND cache_epoch = %s", (sale_id, epoch))
-    row = await cur.fetchone()
-    return int(row[0])
