@@ -5,12 +5,15 @@ The world runs on a private Redis, so `INFO commandstats` counts this world's co
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from tests.pipeline.harness import Running, buy, running_world, wait_status, wait_until
+from app.bootstrap import open_container
+from tests.pipeline.harness import Db, Running, buy, running_world, wait_all_written, wait_status, wait_until
 from tests.private_services import PrivateRedis
 from tests.support import make_sale
 
@@ -66,3 +69,35 @@ def test_ended_and_drained_sales_are_forgotten_and_cost_reads_nothing(
         assert listed.status_code == 200 and len(listed.json()["items"]) == 1, listed.text
         after = calls(r, "hget"), calls(r, "smembers")
         assert after[0] - before[0] == 0 and after[1] - before[1] <= 1, (before, after)
+
+
+def test_a_sale_unloaded_with_orders_in_its_hand_off_is_forgotten_once_they_are_relayed(
+    private_world: tuple[Running, PrivateRedis],
+) -> None:
+    """The operator's finalize unloads a sale whose hand-off still holds orders: its metadata goes, its stream
+    stays watched until the relay has moved them. Then the sale must leave the watched set, though it has no
+    metadata left to say it ended (before, a watched sale without metadata was kept for ever)."""
+    run, server = private_world
+    names = run.names
+    if "all" in run.workers:
+        run.stop("all")
+    with run.client() as client, server.client() as r:
+        sale = make_sale(client, run.world, stock=4, start_offset=-60, length=62, payment_timeout_seconds=1)
+        sale_id = int(sale["id"])
+        accepted = {buy(client, run.world, sale["id"], f"late{i}") for i in range(2)}  # no relay: they stay put
+        assert r.xlen(names.sale(sale_id).handoff) == 2
+
+        async def unload() -> bool:
+            async with open_container(run.world.settings) as c:
+                return await c.cache.unload(sale_id)
+
+        assert asyncio.run(unload()) is False, "the hand-off held orders, so the stream must be kept"
+        assert not r.exists(names.sale(sale_id).meta)
+        assert str(sale_id) in r.smembers(names.handoff_sales)
+        time.sleep(3.5)  # past the sale's end and its payment window
+
+        run.start("all")
+        with Db(run.world) as db:
+            wait_all_written(db, sale["id"], accepted, timeout=20)
+        wait_until(lambda: str(sale_id) not in r.smembers(names.handoff_sales), 20, "the relay to forget the sale")
+        assert not r.exists(names.sale(sale_id).handoff), "its empty hand-off stream was left behind"
