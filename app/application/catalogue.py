@@ -219,6 +219,11 @@ class Catalogue:
                         f"stock {new_stock} is below what is sold or reserved ({sale.stock - left})",
                         code="stock_below_sold",
                     )
+                if code == "not_loaded" and less and sale.cache_epoch > 0:
+                    # The cache went between the check above and this call: its orders may still be on their way.
+                    backlog = await self._drained(sale_id)
+                    if not backlog.drained:
+                        raise not_drained(backlog, "change its stock")
             await sql.update_sale(cur, sale_id, paused=new_paused, stock=new_stock, stock_left=sale.stock_left + delta)
         if self._use_cache and (delta != 0 or paused is not None):
             await self.sync_cache(sale_id)  # committed: now the cache may follow (more stock, a resume)
@@ -227,7 +232,11 @@ class Catalogue:
     async def sync_cache(self, sale_id: int) -> str:
         """Set a loaded sale's cached stock and pause from its database row, under the row lock (so no change
         runs at once). Returns the script's code: 'ok', 'not_loaded' or 'below_sold' (the cache has reserved
-        more than the database's stock, which the order of `change_sale` never leaves)."""
+        more than the database's stock, which the order of `change_sale` never leaves). Redis is asked first,
+        outside the lock: with Redis down or hung the sweep fails here, never holding the row that the order
+        writers' stock takes and the admin's changes wait on."""
+        if not await self._cache.is_loaded(sale_id):
+            return "not_loaded"
         async with self._db.transaction() as cur:
             sale = await sql.sale_by_id(cur, sale_id, lock=True)
             if sale is None:
