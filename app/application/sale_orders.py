@@ -49,4 +49,5 @@ class SaleOrders:
         backlog = await self._drained(sale_id)
         async with self._db.transaction() as cur:
             by_status = await sql_orders.counts_by_status(cur, sale_id)
-        return Outstanding(backlog.handoff + backlog.unwritten, by_status.get("created", 0) + by_status.get("paying", 0))
+        awaiting = by_status.get("created", 0) + by_status.get("paying", 0)
+        return Outstanding(backlog.handoff + backlog.unwritten, awaiting)

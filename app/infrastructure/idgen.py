@@ -134,3 +134,5 @@ class IdGenerator:
                 self._lease.last_ms = self._state.last_ms
                 return value
             await asyncio.sleep(wait)
+            if not self._lease.valid:  # the wait (up to 1 s of a clock step) may outlast the lease's trust
+                raise Unavailable("order ids cannot be minted: the node lease is not held")

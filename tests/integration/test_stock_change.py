@@ -84,7 +84,7 @@ class LostBeforeAdjust(SaleCache):
         return await super().adjust(sale_id, **kwargs)
 
 
-def test_a_stock_decrease_whose_cache_is_lost_mid_change_waits_for_the_drain(client: httpx.Client, world: World) -> None:
+def test_a_stock_decrease_whose_cache_lost_mid_change_waits_for_the_drain(client: httpx.Client, world: World) -> None:
     sale = make_sale(client, world, stock=10)
     buy(client, world, sale["id"], "ida")  # accepted, still in the hand-off: the row counts it as left
 
@@ -146,7 +146,7 @@ def test_the_sweep_holds_no_sale_row_while_redis_hangs(client: httpx.Client, wor
             async with c.db.transaction() as cur:
                 try:
                     await cur.execute("SELECT id FROM sales WHERE id = %s FOR UPDATE NOWAIT", (sale_id,))
-                except Exception as exc:  # noqa: BLE001 - a lock-wait error is what is looked for
+                except Exception as exc:
                     why = f"the sale's row was locked while the sweep waited on Redis: {exc!r}"
             with pytest.raises(RedisError):
                 await sweep
