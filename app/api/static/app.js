@@ -1,4 +1,6 @@
-// The router: one page per location hash (#/login, #/sales, #/sale/ID, #/order/ID); a one-second tick for countdowns.
+// The router: one page per location hash (#/login, #/sales, #/sale/ID, #/order/ID, #/admin, #/admin/sale/ID);
+// a tick five times a second for countdowns.
+import { adminPage, adminSalePage } from "./admin.js";
 import { session } from "./api.js";
 import { itemPage, loginPage, orderPage, salesPage } from "./pages.js";
 
@@ -18,14 +20,17 @@ function header() {
 async function render() {
   tickers = [];
   header();
-  const [, page, id] = location.hash.split("/");
+  const [, page, id, sub] = location.hash.split("/");
   view.replaceChildren();
   if (page === "login") loginPage(view, go);
+  else if (page === "admin" && id === "sale" && sub) await adminSalePage(view, tick, go, sub);
+  else if (page === "admin") await adminPage(view, go);
   else if (page === "sale" && id) await itemPage(view, tick, go, id);
   else if (page === "order" && id) {
     if (!session.token()) { go("#/login"); return; }
     orderPage(view, tick, id);
   } else await salesPage(view, tick);
+  header();
   view.focus();
 }
 
