@@ -23,6 +23,16 @@ def text_in(driver: WebDriver, css: str, text: str, timeout: float = 15) -> None
     wait(driver, timeout).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text), f"{css}: {text}")
 
 
+def content_in(driver: WebDriver, css: str, text: str, timeout: float = 15) -> None:
+    """Like text_in, on the element's textContent: what it says, not how the style sheet shows it (capitals)."""
+
+    def check(d: WebDriver) -> bool:
+        found = d.find_elements(By.CSS_SELECTOR, css)
+        return bool(found) and text in (found[0].get_attribute("textContent") or "")
+
+    wait(driver, timeout).until(check, f"{css}: {text}")
+
+
 def sign_up(driver: WebDriver, base: str) -> str:
     """Sign up a new shopper through the page (which logs them in); their username."""
     name = f"shopper{secrets.token_hex(4)}"

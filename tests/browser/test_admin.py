@@ -9,9 +9,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.browser.conftest import PHONE
-from tests.browser.pages import admin_sign_in, fill, find, low_contrast, order_id_of, sign_up, text_in, wait
+from tests.browser.pages import admin_sign_in, content_in, fill, find, low_contrast, order_id_of, sign_up, text_in, wait
 from tests.browser.test_storefront import orders_of, session_token
-from tests.pipeline.harness import Running
+from tests.pipeline.harness import Running, wait_until
 from tests.support import make_sale
 
 
@@ -88,7 +88,7 @@ def test_the_admin_pauses_resumes_and_changes_stock_and_the_shopper_sees_it(
     shopper_tab = browser.current_window_handle
     sign_up(browser, system.base)
     browser.get(f"{system.base}/#/sale/{sale['id']}")
-    text_in(browser, "#sale-status", "paused")
+    content_in(browser, "#sale-status", "paused")
     wait(browser).until(_buy_enabled, "the buy button never enabled")
     find(browser, "#buy").click()
     text_in(browser, ".message", "The sale is paused")
@@ -110,7 +110,7 @@ def test_the_admin_pauses_resumes_and_changes_stock_and_the_shopper_sees_it(
     text_in(browser, f'li[data-sale="{sale["id"]}"]', "9 of 9 left")
     browser.get(f"{system.base}/#/sale/{sale['id']}")
     text_in(browser, "#stock-left", "9 of 9 left")
-    text_in(browser, "#sale-status", "active")
+    content_in(browser, "#sale-status", "active")
     wait(browser).until(_buy_enabled, "the buy button never enabled")
     find(browser, "#buy").click()
     text_in(browser, "#order-status", "created", timeout=20)
@@ -147,7 +147,7 @@ def test_the_quantity_picker_buys_two_once_and_the_order_can_be_cancelled(
     orders = orders_of(system, session_token(browser), sale["id"])
     assert [(o["status"], o["cancel_reason"]) for o in orders] == [("cancelled", "user")]
     with system.client() as c:
-        assert c.get(f"/api/v1/sales/{sale['id']}").json()["stock_left"] == 10
+        wait_until(lambda: c.get(f"/api/v1/sales/{sale['id']}").json()["stock_left"] == 10, 10, "the units back")
     shot("order-cancelled")
 
 
@@ -169,7 +169,7 @@ def test_the_admin_pages_fit_a_phone(system: Running, browser: WebDriver, shot) 
     fits("admin-sign-in")
     fill(browser, "#admin-token", system.world.token("ops", admin=True) + Keys.ENTER)
     find(browser, "#new-commodity")
-    assert browser.switch_to.active_element.get_attribute("id") == "view", "focus is not on the new page"
+    wait(browser).until(lambda d: d.switch_to.active_element.get_attribute("id") == "view", "no focus on the page")
     fits("admin")
     browser.get(f"{system.base}/#/admin/sale/{sale['id']}")
     text_in(browser, "#admin-stock-left", "3 of 3")

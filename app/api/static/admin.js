@@ -28,7 +28,7 @@ function signIn(view, go) {
     session.set(value, `${claims.sub} (admin)`);
     token.value = "";
     go("#/admin");
-  } }, field("Admin token", token, "Paste the output of `flashsale token --user NAME --admin`. It is kept for this browser tab only."),
+  } }, field("Admin token", token, "What “flashsale token --user NAME --admin” prints. Kept for this browser tab only."),
   el("button", { type: "submit" }, "Sign in"));
   view.replaceChildren(el("h1", {}, "Admin"), el("p", {}, "Sign in with an admin token, or ",
     el("a", { href: "#/login" }, "log in"), " as a user created with ", el("code", {}, "flashsale users create NAME --admin"), "."),
@@ -150,7 +150,6 @@ export async function adminSalePage(view, tick, go, id) {
     figures.preheated.textContent = sale.preheated ? "yes" : "no";
     setBar(bar, sale);
     pause.textContent = sale.paused ? "Resume" : "Pause";
-    pause.setAttribute("aria-pressed", String(sale.paused));
   };
   const act = async (method, suffix, body, done) => {
     const r = await call(method, path + suffix, body === undefined ? {} : { body });
@@ -181,7 +180,7 @@ export async function adminSalePage(view, tick, go, id) {
     el("h1", {}, sale.name), el("p", { class: "muted" }, `Sale ${sale.id} · ${money(sale.price_cents)} · at most ${sale.per_user_limit} per person · `,
       el("a", { href: `#/sale/${sale.id}` }, "the shopper's page")),
     el("dl", { class: "figures" }, el("dt", {}, "Status"), figures.status, el("dt", {}, "Stock left"), figures.left,
-      el("dt", {}, "Units in orders (not cancelled)"), figures.ordered, el("dt", {}, "Preheated"), figures.preheated,
+      el("dt", {}, "Units in orders"), figures.ordered, el("dt", {}, "Preheated"), figures.preheated,
       el("dt", {}, "Time"), figures.when),
     bar, el("div", { class: "actions" }, preheat, pause), msg, stockForm,
     el("h2", {}, "Live"), log, el("h2", {}, "Orders"), lookup, found);
