@@ -62,8 +62,8 @@ async def _reject(send: Send) -> None:
 
 
 class Metrics:
-    """Counts requests by route (the endpoint's name, never the raw path), method and status; times them;
-    logs the failed ones (5xx). Sits outside the body cap, so its 413s are counted under their route too."""
+    """Counts requests by route (the endpoint's name, never the raw path: a bounded set), method and status;
+    times them; logs the failed ones (5xx). Sits outside the body cap, so its 413s count under their route too."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
@@ -78,7 +78,8 @@ class Metrics:
                 if match is Match.FULL:
                     endpoint = child.get("endpoint")
                     break
-        return str(getattr(endpoint, "__name__", "unmatched"))
+        # A mounted app (the storefront's assets) names its label itself: one label for all its files.
+        return str(getattr(endpoint, "route_label", None) or getattr(endpoint, "__name__", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

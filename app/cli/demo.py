@@ -2,7 +2,9 @@
 
 It starts the API and the workers as processes against the local services, creates a commodity and a sale,
 fires a burst of shoppers with a live progress view, pays a share of the accepted orders, lets the rest
-time out, and prints a report ending with the audit. Exit status 1 if an invariant fails."""
+time out, and prints a report ending with the audit. Exit status 1 if an invariant fails. It prints the
+storefront's address at the start; with `--serve` it keeps the system (and so the storefront) running after
+the report until Ctrl-C or SIGTERM, then stops its processes and exits with the audit's status."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from rich.table import Table
 from app.application.audit import audit_sale
 from app.bootstrap import open_container, state_of
 from app.cli.runtime import settings as load_settings
+from app.cli.stop_signals import StopSignals
 from app.config import Settings
 from app.domain.timefmt import format_time
 from app.infrastructure.db import Database
@@ -44,6 +47,7 @@ class DemoOptions:
     payment_timeout: int
     api_workers: int
     port: int
+    serve: bool = False  # after the report, keep the system and its storefront running until a stop
 
 
 @dataclass
@@ -226,7 +230,6 @@ async def run_demo(opts: DemoOptions) -> int:
     cfg: Settings = load_settings()
     env = {**os.environ, "FLASHSALE_RATE_LIMIT_ADDRESS": "0"}  # every shopper comes from this one address
     base = f"http://127.0.0.1:{opts.port}"
-    tokens = TokenService(cfg.jwt_secret, 3600)
     procs = [
         _spawn(["api", "--port", str(opts.port), "--workers", str(opts.api_workers)], env),
         _spawn(["worker", "all"], env),
@@ -234,80 +237,111 @@ async def run_demo(opts: DemoOptions) -> int:
     console.print(
         f"[bold]flashsale demo[/]: API on {base} ({opts.api_workers} workers), relay + order writers + timeouts"
     )
+    console.print(f"storefront: {base}/ (the admin page: {base}/#/admin)", soft_wrap=True)
     try:
-        connector = aiohttp.TCPConnector(limit=CONNECTIONS)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-            await _wait_ready(session, base, procs)
-            admin = tokens.issue("demo-admin", "admin")
-            sale = await _create_sale(session, base, admin, opts)
-            console.print(
-                f"sale {sale['id']}: stock {opts.stock}, {opts.shoppers} shoppers, "
-                f"payment timeout {opts.payment_timeout}s; starts {sale['starts_at']}"
-            )
-            shopper_tokens = [tokens.issue(f"shopper-{sale['id']}-{i}", "user") for i in range(opts.shoppers)]
-            starts = datetime.fromisoformat(sale["starts_at"].replace("Z", "+00:00"))
-            await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds() + 0.05))
-            tally = Tally()
-            await _burst(session, base, sale["id"], shopper_tokens, tally)
-            burst_seconds = tally.last_answer - tally.first_sent
+        with StopSignals() as stop:
+            finished, code = await stop.unless_stopped(_run_sale(cfg, base, procs, opts))
+            if not finished or code is None:
+                console.print("[bold]stopped[/] before the end of the demo")
+                return 130
+            if opts.serve:
+                console.print(
+                    f"[bold]serving the storefront at {base}/[/] until Ctrl-C or SIGTERM; an admin token for "
+                    f"its admin page: `flashsale token --user ops --admin` (with this demo's settings)",
+                    soft_wrap=True,
+                )
+                exited = await stop.until_stopped(procs)
+                if exited is not None:
+                    console.print(f"[bold red]a demo process exited[/] ({exited.args!r}, status {exited.returncode})")
+                    return 1
+            return code
+    finally:
+        _stop(procs)
+        if opts.serve:
+            console.print("stopped: the API and the workers have shut down")
 
-            async with open_container(cfg) as c:
-                sale_id = int(sale["id"])
-                accepted_ids = [int(o) for o in tally.accepted]
 
-                async def all_written() -> bool:
-                    async with c.db.transaction() as cur:
-                        marks = ",".join(["%s"] * len(accepted_ids))
-                        await cur.execute(f"SELECT COUNT(*) FROM orders WHERE id IN ({marks})", tuple(accepted_ids))
-                        (count,) = await cur.fetchone()
-                    return bool(count == len(accepted_ids))
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group (they finish or hand back what they hold), SIGKILL after 30 s."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
-                drained = await _wait_for("draining the order pipeline…", all_written, 120) > 0
-                drain = await _drain_figures(c.db, accepted_ids, tally.last_accepted_wall) if drained else None
-                payments = await _pay_some(session, base, tally, opts.pay_share)
 
-                async def timeouts_done() -> bool:
-                    async with c.db.transaction() as cur:
-                        await cur.execute(
-                            "SELECT COUNT(*) FROM orders WHERE sale_id = %s AND status IN ('created', 'paying')",
-                            (sale_id,),
-                        )
-                        (open_orders,) = await cur.fetchone()
-                        await cur.execute(
-                            "SELECT COUNT(*) FROM stock_returns WHERE sale_id = %s AND applied_at IS NULL",
-                            (sale_id,),
-                        )
-                        (unapplied,) = await cur.fetchone()
-                    return bool(open_orders == 0 and unapplied == 0)
+async def _run_sale(cfg: Settings, base: str, procs: list[subprocess.Popen[bytes]], opts: DemoOptions) -> int:
+    """One flash sale from its creation to the audit: the report's exit status."""
+    tokens = TokenService(cfg.jwt_secret, 3600)
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        await _wait_ready(session, base, procs)
+        admin = tokens.issue("demo-admin", "admin")
+        sale = await _create_sale(session, base, admin, opts)
+        console.print(
+            f"sale {sale['id']}: stock {opts.stock}, {opts.shoppers} shoppers, "
+            f"payment timeout {opts.payment_timeout}s; starts {sale['starts_at']}"
+        )
+        shopper_tokens = [tokens.issue(f"shopper-{sale['id']}-{i}", "user") for i in range(opts.shoppers)]
+        starts = datetime.fromisoformat(sale["starts_at"].replace("Z", "+00:00"))
+        await asyncio.sleep(max(0.0, (starts - datetime.now(UTC)).total_seconds() + 0.05))
+        tally = Tally()
+        await _burst(session, base, sale["id"], shopper_tokens, tally)
+        burst_seconds = tally.last_answer - tally.first_sent
 
-                await _wait_for("waiting for unpaid orders to time out…", timeouts_done, opts.payment_timeout + 60)
+        async with open_container(cfg) as c:
+            sale_id = int(sale["id"])
+            accepted_ids = [int(o) for o in tally.accepted]
+
+            async def all_written() -> bool:
+                async with c.db.transaction() as cur:
+                    marks = ",".join(["%s"] * len(accepted_ids))
+                    await cur.execute(f"SELECT COUNT(*) FROM orders WHERE id IN ({marks})", tuple(accepted_ids))
+                    (count,) = await cur.fetchone()
+                return bool(count == len(accepted_ids))
+
+            drained = await _wait_for("draining the order pipeline…", all_written, 120) > 0
+            drain = await _drain_figures(c.db, accepted_ids, tally.last_accepted_wall) if drained else None
+            payments = await _pay_some(session, base, tally, opts.pay_share)
+
+            async def timeouts_done() -> bool:
                 async with c.db.transaction() as cur:
                     await cur.execute(
-                        "SELECT status, COUNT(*), COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = %s "
-                        "GROUP BY status",
+                        "SELECT COUNT(*) FROM orders WHERE sale_id = %s AND status IN ('created', 'paying')",
                         (sale_id,),
                     )
-                    by_status = {row[0]: int(row[1]) for row in await cur.fetchall()}
-                view = await c.catalogue.sale(sale_id)
-                state = await state_of(c, sale_id)
-                checks = await audit_sale(c.db, c.cache, sale_id, state)
+                    (open_orders,) = await cur.fetchone()
+                    await cur.execute(
+                        "SELECT COUNT(*) FROM stock_returns WHERE sale_id = %s AND applied_at IS NULL",
+                        (sale_id,),
+                    )
+                    (unapplied,) = await cur.fetchone()
+                return bool(open_orders == 0 and unapplied == 0)
 
-        _report(opts, tally, burst_seconds, drain, payments, by_status, view.stock_left)
-        for check in checks:
-            mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
-            console.print(f"{mark}  {check.name:<26} {check.detail}")
-        ok = all(check.ok for check in checks)
-        console.print("[bold green]every invariant holds[/]" if ok else "[bold red]an invariant FAILED[/]")
-        return 0 if ok else 1
-    finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            await _wait_for("waiting for unpaid orders to time out…", timeouts_done, opts.payment_timeout + 60)
+            async with c.db.transaction() as cur:
+                await cur.execute(
+                    "SELECT status, COUNT(*), COALESCE(SUM(quantity), 0) FROM orders WHERE sale_id = %s "
+                    "GROUP BY status",
+                    (sale_id,),
+                )
+                by_status = {row[0]: int(row[1]) for row in await cur.fetchall()}
+            view = await c.catalogue.sale(sale_id)
+            state = await state_of(c, sale_id)
+            checks = await audit_sale(c.db, c.cache, sale_id, state)
+
+    _report(opts, tally, burst_seconds, drain, payments, by_status, view.stock_left)
+    for check in checks:
+        mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark}  {check.name:<26} {check.detail}")
+    ok = all(check.ok for check in checks)
+    console.print("[bold green]every invariant holds[/]" if ok else "[bold red]an invariant FAILED[/]")
+    return 0 if ok else 1
 
 
 def _report(

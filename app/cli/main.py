@@ -182,11 +182,14 @@ def dlq_replay(limit: int) -> None:
 @click.option("--payment-timeout", type=click.IntRange(1, 86400), default=20, show_default=True)
 @click.option("--api-workers", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-def demo(shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_workers: int, port: int) -> None:
+@click.option("--serve", is_flag=True, help="After the report, keep serving the storefront until Ctrl-C or SIGTERM.")
+def demo(
+    shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_workers: int, port: int, serve: bool
+) -> None:
     """Run the whole system locally: one sale, a live progress view, a closing report and the audit."""
     from app.cli.demo import DemoOptions, run_demo
 
-    options = DemoOptions(shoppers, stock, pay_share, payment_timeout, api_workers, port)
+    options = DemoOptions(shoppers, stock, pay_share, payment_timeout, api_workers, port, serve)
     raise SystemExit(run(run_demo(options)))
 
 

@@ -73,3 +73,19 @@ def test_every_process_reports_its_pools_and_requests_in_flight(world: World, cl
     # The scrape itself is in flight while the page is made.
     found = re.search(r"^flashsale_http_requests_in_flight (\S+)$", text, re.M)
     assert found and float(found.group(1)) >= 1
+
+
+def test_storefront_assets_count_under_one_bounded_route(world: World, client: httpx.Client) -> None:
+    """Every file under /static (a missing one too) counts as route `static`, not `unmatched`: the label set
+    does not grow with the paths asked for."""
+    before = client.get("/metrics").text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/no-such-file.js").status_code == 404
+    assert client.get("/no/such/route").status_code == 404
+    after = client.get("/metrics").text
+    assert _count(after, "static", "200") - _count(before, "static", "200") == 2
+    assert _count(after, "static", "404") - _count(before, "static", "404") == 1
+    assert _count(after, "unmatched", "404") - _count(before, "unmatched", "404") == 1
+    routes = set(re.findall(r'^flashsale_http_requests_total\{[^}]*route="([^"]*)"', after, re.M))
+    assert not any("/" in route or "." in route for route in routes), routes

@@ -7,6 +7,16 @@ export const session = {
   user: () => sessionStorage.getItem(USER),
   set(token, user) { sessionStorage.setItem(TOKEN, token); sessionStorage.setItem(USER, user); },
   clear() { sessionStorage.removeItem(TOKEN); sessionStorage.removeItem(USER); },
+  // The token's claims, read for the page's own use only (the server checks the signature): null if unreadable.
+  claims(token = session.token()) {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+    } catch (err) {
+      return null;
+    }
+  },
+  isAdmin: () => session.claims()?.role === "admin",
 };
 
 // Answers {status, body, retryAfter (seconds or null)}; a network failure is status 0.
