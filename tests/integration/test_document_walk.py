@@ -121,3 +121,33 @@ def test_query_parameters_are_checked_as_documented(
         assert list(check.iter_errors(as_json)), value
         reply = app_client.get(path, params={name: value}, headers=headers(world))
         assert reply.status_code == 422 and reply.json()["field"] == name, (value, reply.text)
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "status"),
+    [
+        ("1970-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", 201),  # the whole range: it sells
+        ("9999-12-31T23:59:58z", "9999-12-31t23:59:59.999999999+00:00", 201),
+        ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-00:01", 422),  # year 10000 in UTC
+        ("0001-01-01T00:00:00+00:01", "2026-01-01T00:00:00Z", 422),  # before year 1 in UTC
+        ("1969-12-31T23:59:59Z", "2026-01-01T00:00:00Z", 422),
+        ("2026-01-01T00:00:00+0000", "2027-01-01T00:00:00Z", 422),
+    ],
+)
+def test_times_at_the_edges_of_the_range_are_422_or_work_never_500(
+    app_client: TestClient, world: World, starts: str, ends: str, status: int
+) -> None:
+    admin = world.headers("admin", admin=True)
+    commodity = app_client.post("/api/v1/commodities", json={"name": "edge", "price_cents": 1}, headers=admin)
+    body = {"commodity_id": commodity.json()["id"], "name": "edge", "price_cents": 1, "stock": 5,
+            "starts_at": starts, "ends_at": ends, "payment_timeout_seconds": 86_400}  # fmt: skip
+    reply = app_client.post("/api/v1/sales", json=body, headers=admin)
+    assert reply.status_code == status, reply.text
+    if status == 422:
+        assert reply.json()["field"] in ("starts_at", "ends_at"), reply.text
+        return
+    sale = reply.json()["id"]
+    assert app_client.post(f"/api/v1/sales/{sale}/preheat", headers=admin).status_code == 200
+    bought = app_client.post(f"/api/v1/sales/{sale}/purchase", headers=world.headers("edge-buyer"))
+    assert bought.status_code in (202, 409), bought.text  # 409 not_started for the sale of year 9999
+    assert app_client.get(f"/api/v1/sales/{sale}").status_code == 200
