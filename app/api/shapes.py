@@ -42,9 +42,10 @@ HttpUrl = Annotated[
         min_length=1,
         max_length=2048,
         pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+([/?#]\S*)?\Z",
+        # The pattern is the whole rule (no `format: uri`: the API takes any non-space text after the host, as it
+        # always has, IRIs included).
         description="an http or https URL",
         examples=["https://example.com/widget.png"],
-        extra_json_schema={"format": "uri"},
     ),
 ]
 Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+\Z", examples=["alice"])]
