@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.document import conform
 from tests.support import World, world_context
 
 
@@ -25,5 +26,6 @@ def api(world: World) -> Iterator[str]:
 
 @pytest.fixture
 def client(api: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api, timeout=30) as c:
+    """An HTTP client of the session's API; every response it gets must match /openapi.json (tests/document.py)."""
+    with httpx.Client(base_url=api, timeout=30, event_hooks={"response": [conform]}) as c:
         yield c

@@ -1,4 +1,4 @@
-"""One mapping from errors to the contract's bodies: {"error": code, "message": text}."""
+"""One mapping from errors to the contract's bodies: {"error": code, "message": text}, and `field` on a 422."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from app.domain.errors import DomainError, ServiceUnavailable
+from app.api.bodies import Reply
+from app.api.shapes import Error
+from app.domain.errors import DomainError, InvalidRequest, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +27,17 @@ class PayloadTooLarge(DomainError):
         super().__init__("the body is larger than 16 KiB")
 
 
-def error_response(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, retry_after: float | None = None, field: str | None = None
+) -> Response:
     headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+    return Reply(Error(code, message, field), status_code=status, headers=headers)
 
 
 async def domain_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+    field = exc.field if isinstance(exc, InvalidRequest) else None
+    return error_response(exc.status, exc.code, exc.message, exc.retry_after, field)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

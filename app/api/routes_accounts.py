@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
-from app.api.schema import PASSWORD, USERNAME, json_body, validate
+from app.api.bodies import Reply, decode
+from app.api.schema import read_body
+from app.api.shapes import Credentials, Token, User
 from app.bootstrap import Container
 from app.domain.errors import RateLimited
-
-CREDENTIALS = {"username": USERNAME, "password": PASSWORD}
 
 
 def _container(request: Request) -> Container:
@@ -26,15 +26,15 @@ async def _limit_logins(request: Request, username: str) -> None:
         raise RateLimited("too many sign-in attempts for this user")
 
 
-async def register(request: Request) -> JSONResponse:
-    data = validate(await json_body(request), CREDENTIALS)
-    await _limit_logins(request, data["username"])
-    user_id = await _container(request).accounts.register(data["username"], data["password"])
-    return JSONResponse({"id": user_id, "username": data["username"]}, status_code=201)
+async def register(request: Request) -> Response:
+    body = decode(await read_body(request), Credentials)
+    await _limit_logins(request, body.username)
+    user_id = await _container(request).accounts.register(body.username, body.password)
+    return Reply(User(id=user_id, username=body.username), status_code=201)
 
 
-async def issue_token(request: Request) -> JSONResponse:
-    data = validate(await json_body(request), CREDENTIALS)
-    await _limit_logins(request, data["username"])
-    issued = await _container(request).accounts.login(data["username"], data["password"])
-    return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in})
+async def issue_token(request: Request) -> Response:
+    body = decode(await read_body(request), Credentials)
+    await _limit_logins(request, body.username)
+    issued = await _container(request).accounts.login(body.username, body.password)
+    return Reply(Token(access_token=issued.access_token, token_type="bearer", expires_in=issued.expires_in))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from app.api.bodies import Reply
+from app.api.shapes import Health, Readiness
 from app.bootstrap import Container
 from app.infrastructure.metrics import render
 
 
-async def healthz(_request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+async def healthz(_request: Request) -> Response:
+    return Reply(Health(status="ok"))
 
 
 async def _redis_ok(c: Container) -> bool:
@@ -22,7 +24,7 @@ async def _redis_ok(c: Container) -> bool:
         return False
 
 
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> Response:
     """Ready when every store the purchase path needs answers, and order ids can be minted."""
     c: Container = request.app.state.container
     redis_ok, db_ok = await asyncio.gather(_redis_ok(c), c.db.ping())
@@ -31,8 +33,8 @@ async def readyz(request: Request) -> JSONResponse:
         checks["order_ids"] = "up" if c.lease.valid else "down"
     needed = ["redis", "order_ids"] if c.settings.stock_strategy == "redis" else ["redis", "mysql", "order_ids"]
     ready = all(checks.get(name, "up") == "up" for name in needed)
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "dependencies": checks},
+    return Reply(
+        Readiness(status="ready" if ready else "not_ready", dependencies=checks),  # type: ignore[arg-type]
         status_code=200 if ready else 503,
     )
 

@@ -5,26 +5,27 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from app.api.auth import principal
-from app.api.schema import Field, json_body, path_id, read_body, validate
+from app.api.bodies import Reply, decode
+from app.api.schema import path_id, read_body
+from app.api.shapes import IDEMPOTENCY_KEY_PATTERN, Accepted, Purchase
 from app.application.purchase import PurchaseRequest
 from app.domain.errors import DomainError, InvalidRequest, Unavailable
 from app.infrastructure.metrics import PURCHASES
 
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
-BODY = {"quantity": Field("int", required=False, lo=1, hi=100, default=1)}
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
-async def purchase(request: Request) -> JSONResponse:
+async def purchase(request: Request) -> Response:
     try:
-        await read_body(request)
+        raw = await read_body(request)
         who = principal(request)
-        data = validate(await json_body(request, empty_ok=True), BODY)
+        body = decode(raw, Purchase, empty_ok=True)
         key = request.headers.get("idempotency-key")
-        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
-            raise InvalidRequest("Idempotency-Key must be 1-64 characters of [A-Za-z0-9_-]")
+        if key is not None and not IDEMPOTENCY_KEY.match(key):
+            raise InvalidRequest("Idempotency-Key must be 1-64 characters of [A-Za-z0-9_-]", field="Idempotency-Key")
         sale_id = path_id(request)
         strategy = request.app.state.container.purchase
         if strategy is None:
@@ -33,7 +34,7 @@ async def purchase(request: Request) -> JSONResponse:
             PurchaseRequest(
                 sale_id=sale_id,
                 user_id=who.user_id,
-                quantity=data["quantity"],
+                quantity=1 if body.quantity is None else body.quantity,
                 idempotency_key=key,
                 address=request.client.host if request.client else None,
             )
@@ -42,4 +43,4 @@ async def purchase(request: Request) -> JSONResponse:
         PURCHASES.labels(exc.code).inc()
         raise
     PURCHASES.labels(outcome).inc()
-    return JSONResponse({"order_id": str(accepted.order_id), "status": accepted.status}, status_code=202)
+    return Reply(Accepted(order_id=str(accepted.order_id), status=accepted.status), status_code=202)

@@ -1,61 +1,69 @@
-"""Entities as the contract's JSON: ids as strings, times in UTC with Z and milliseconds."""
+"""Entities as the contract's response Structs (app/api/shapes.py): ids as strings, times in UTC with Z and
+milliseconds."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TypeVar
 
+from app.api import shapes
 from app.application.catalogue import SaleView
 from app.domain.models import Commodity, Order
 from app.domain.timefmt import format_time
 
-
-def commodity_json(c: Commodity) -> dict[str, Any]:
-    return {
-        "id": str(c.id),
-        "name": c.name,
-        "description": c.description,
-        "price_cents": c.price_cents,
-        "image_url": c.image_url,
-        "created_at": format_time(c.created_at),
-    }
+P = TypeVar("P", shapes.CommodityPage, shapes.SalePage, shapes.OrderPage)
 
 
-def sale_json(v: SaleView) -> dict[str, Any]:
+def _time(value: datetime) -> str:
+    return format_time(value) or ""
+
+
+def commodity_view(c: Commodity) -> shapes.Commodity:
+    return shapes.Commodity(
+        id=str(c.id),
+        name=c.name,
+        description=c.description,
+        price_cents=c.price_cents,
+        image_url=c.image_url,
+        created_at=_time(c.created_at),
+    )
+
+
+def sale_view(v: SaleView) -> shapes.Sale:
     s = v.sale
-    return {
-        "id": str(s.id),
-        "commodity_id": str(s.commodity_id),
-        "name": s.name,
-        "price_cents": s.price_cents,
-        "stock": s.stock,
-        "stock_left": v.stock_left,
-        "starts_at": format_time(s.starts_at),
-        "ends_at": format_time(s.ends_at),
-        "per_user_limit": s.per_user_limit,
-        "payment_timeout_seconds": s.payment_timeout_seconds,
-        "status": v.status.value,
-        "preheated": v.preheated,
-        "paused": s.paused,
-        "server_time": format_time(v.server_time),
-    }
+    return shapes.Sale(
+        id=str(s.id),
+        commodity_id=str(s.commodity_id),
+        name=s.name,
+        price_cents=s.price_cents,
+        stock=s.stock,
+        stock_left=v.stock_left,
+        starts_at=_time(s.starts_at),
+        ends_at=_time(s.ends_at),
+        per_user_limit=s.per_user_limit,
+        payment_timeout_seconds=s.payment_timeout_seconds,
+        status=v.status.value,
+        preheated=v.preheated,
+        paused=s.paused,
+        server_time=_time(v.server_time),
+    )
 
 
-def order_json(o: Order) -> dict[str, Any]:
-    return {
-        "id": str(o.id),
-        "sale_id": str(o.sale_id),
-        "user_id": o.user_id,
-        "quantity": o.quantity,
-        "amount_cents": o.amount_cents,
-        "status": o.status.value,
-        "created_at": format_time(o.created_at),
-        "paid_at": format_time(o.paid_at),
-        "expires_at": format_time(o.expires_at),
-        "cancel_reason": o.cancel_reason,
-    }
+def order_view(o: Order) -> shapes.Order:
+    return shapes.Order(
+        id=str(o.id),
+        sale_id=str(o.sale_id),
+        user_id=o.user_id,
+        quantity=o.quantity,
+        amount_cents=o.amount_cents,
+        status=o.status.value,
+        created_at=_time(o.created_at),
+        paid_at=format_time(o.paid_at),
+        expires_at=format_time(o.expires_at),
+        cancel_reason=o.cancel_reason,  # type: ignore[arg-type]
+    )
 
 
-def page_json(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+def page(kind: type[P], items: list, limit: int) -> P:
     """Newest first; a full page hands out the last id as the cursor for the next."""
-    next_cursor = items[-1]["id"] if len(items) == limit else None
-    return {"items": items, "next_cursor": next_cursor}
+    return kind(items=items, next_cursor=items[-1].id if len(items) == limit else None)

@@ -13,9 +13,10 @@ from app.infrastructure.keys import Names
 
 
 async def create_user(settings: Settings, name: str, password: str, admin: bool) -> str:
-    from app.api.schema import PASSWORD, USERNAME, validate
+    from app.api.bodies import check
+    from app.api.shapes import Credentials
 
-    validate({"username": name, "password": password}, {"username": USERNAME, "password": PASSWORD})
+    check({"username": name, "password": password}, Credentials)
     async with open_container(settings) as c:
         return await c.accounts.register(name, password, admin=admin)
 

@@ -34,8 +34,14 @@ class DomainError(Exception):
 
 
 class InvalidRequest(DomainError):
+    """422; `field` names the field that broke a rule, where one did (the contract's `"field"`)."""
+
     status = 422
     code = "invalid_request"
+
+    def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
 
 
 class IdempotencyKeyReused(InvalidRequest):

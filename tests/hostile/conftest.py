@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.document import conform
 from tests.support import World
 
 V1 = "/api/v1"
@@ -26,7 +27,7 @@ def expect(reply: httpx.Response, status: int, code: str) -> dict:
 
 @pytest.fixture(scope="module")
 def client_module(api: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api, timeout=30) as c:
+    with httpx.Client(base_url=api, timeout=30, event_hooks={"response": [conform]}) as c:
         yield c
 
 

@@ -188,10 +188,16 @@ def test_not_found(client: httpx.Client, world: World) -> None:
 
 
 def test_method_not_allowed(client: httpx.Client, world: World, sale: dict) -> None:
-    expect(client.get(purchase_url(sale), headers=world.headers("nina")), 405, "method_not_allowed")
-    expect(client.delete(f"{V1}/sales"), 405, "method_not_allowed")
-    expect(client.put(f"{V1}/sales/{sale['id']}", json={}), 405, "method_not_allowed")
-    expect(client.post("/healthz"), 405, "method_not_allowed")
+    """405 `method_not_allowed` with `Allow`: every method some route of that path serves (RFC 9110)."""
+    cases = [
+        (client.get(purchase_url(sale), headers=world.headers("nina")), "POST"),
+        (client.delete(f"{V1}/sales"), "GET, HEAD, POST"),
+        (client.put(f"{V1}/sales/{sale['id']}", json={}), "GET, HEAD, PATCH"),
+        (client.post("/healthz"), "GET, HEAD"),
+    ]
+    for reply, allow in cases:
+        expect(reply, 405, "method_not_allowed")
+        assert reply.headers["allow"] == allow, (reply.request.url, reply.headers)
 
 
 def test_payload_too_large(client: httpx.Client, world: World, sale: dict) -> None:

@@ -30,6 +30,7 @@ from app.infrastructure.amqp import message
 from app.infrastructure.keys import Names
 from app.infrastructure.mysql_url import parse_mysql_url
 from app.infrastructure.records import parse_orders
+from tests.document import conform
 from tests.support import World, world_context
 
 T = TypeVar("T")
@@ -68,7 +69,8 @@ class Running:
         return Names(self.world.namespace)
 
     def client(self, timeout: float = 30) -> httpx.Client:
-        return httpx.Client(base_url=self.base, timeout=timeout)
+        # Every response must match /openapi.json (tests/document.py).
+        return httpx.Client(base_url=self.base, timeout=timeout, event_hooks={"response": [conform]})
 
     def start(self, kind: str = "all", wait: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start `flashsale worker KIND`; its log goes to a file (a pipe nobody reads would fill up)."""

@@ -1,4 +1,5 @@
-"""RFC 3339 times: an offset is required on input; output is UTC with Z and milliseconds."""
+"""RFC 3339 times: strict on input (a full date, T, a time, an offset; nothing else ISO 8601 allows); output is
+UTC with Z and milliseconds."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from app.domain.timefmt import format_time, from_ms, parse_rfc3339, to_ms
         ("2026-11-25T14:00:00+02:00", datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
         ("2026-11-25T07:30:00-04:30", datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
         ("2026-11-25T12:00:00+00:00", datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+        ("2026-11-25t12:00:00-00:00", datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),  # lower-case t, unknown offset
+        ("2026-11-25T12:00:00.123456789Z", datetime(2026, 11, 25, 12, 0, 0, 123_456, tzinfo=UTC)),
+        ("2026-11-25T12:00:00.1+23:59", datetime(2026, 11, 24, 12, 1, 0, 100_000, tzinfo=UTC)),
+        ("1970-01-01T00:00:00Z", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("9999-12-31T23:59:59.999Z", datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)),
+        ("2028-02-29T00:00:00Z", datetime(2028, 2, 29, tzinfo=UTC)),
     ],
 )
 def test_parse_with_offset(text: str, expected: datetime) -> None:
@@ -41,13 +48,47 @@ def test_parse_with_offset(text: str, expected: datetime) -> None:
         1764072000,
         None,
         ["2026-11-25T12:00:00Z"],
+        # ISO 8601 forms that are not RFC 3339
+        "2026-W48-3T12:00:00Z",  # a week date
+        "2026-329T12:00:00Z",  # an ordinal date
+        "20261125T120000Z",  # the basic format
+        "2026-11-25T120000Z",
+        "2026-11-25T12:00:00+0000",  # an offset without its colon
+        "2026-11-25T12:00:00+00",  # an offset of hours only
+        "2026-11-25T12:00:00 +00:00",
+        "2026-11-25 12:00:00Z",  # a space for the T
+        "2026-11-25_12:00:00Z",
+        "2026-11-25T12:00Z",  # no seconds
+        "2026-11-25T12:00:00,5Z",  # a decimal comma
+        "2026-11-25T12:00:00.Z",
+        "2026-11-25T12:00:00.1234567890Z",  # finer than nanoseconds
+        "+2026-11-25T12:00:00Z",  # an expanded year
+        "26-11-25T12:00:00Z",
+        " 2026-11-25T12:00:00Z",
+        "2026-11-25T12:00:00Z\n",
+        "2026-11-25T12:00:00UTC",
+        "\uff12\uff10\uff12\uff16-11-25T12:00:00Z",  # digits of another script (fullwidth)
+        # no such moment
+        "2026-02-29T00:00:00Z",
+        "2026-11-31T00:00:00Z",
+        "2026-11-25T24:00:00Z",
+        "2026-11-25T12:60:00Z",
+        "2026-11-25T12:00:60Z",  # a leap second (RFC 3339 allows it; a datetime cannot hold it)
+        "2026-11-25T12:00:00+24:00",
+        "2026-11-25T12:00:00+05:60",
+        # past what the stores can hold
+        "9999-12-31T23:59:59-00:01",  # year 10000 in UTC: an overflow, never a 500
+        "0001-01-01T00:00:00+00:01",  # before year 1 in UTC
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:30:00+01:00",
     ],
 )
-def test_parse_refuses_anything_without_a_full_time_and_offset(value: object) -> None:
+def test_parse_refuses_anything_but_rfc_3339(value: object) -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_rfc3339(value, "starts_at")
     assert caught.value.status == 422
     assert caught.value.code == "invalid_request"
+    assert caught.value.field == "starts_at"
     assert "starts_at" in caught.value.message
 
 
