@@ -1,0 +1,51 @@
+"""`flashsale bench`: start the system here, run every scenario, write the report (see app/bench)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Every scenario, short (about 2-3 minutes).")
+@click.option("--api-workers", type=click.IntRange(1, 16), default=2, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder (default: bench-results/<timestamp>/).",
+)
+def bench(quick: bool, api_workers: int, out: Path | None) -> None:
+    """Measure the purchase path and the order pipeline against this machine's ceiling (wrk; see README)."""
+    from app.bench.plots import plots_available, write_plots
+    from app.bench.report import render_markdown, write_report
+    from app.bench.runner import run_bench
+    from app.bench.scenarios import FULL, QUICK
+    from app.bench.wrk import WrkMissing, find_wrk, wrk_version
+    from app.cli.runtime import run
+
+    try:
+        wrk = find_wrk()
+    except WrkMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    plan = QUICK if quick else FULL
+    out = out or Path("bench-results") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    total = plan.load_seconds + 60 + (20 if plan.quick else 240)
+    with click.progressbar(length=int(total), label="flashsale bench", show_eta=False, width=30) as bar:
+
+        def advance(seconds: float, label: str) -> None:
+            bar.label = f"{label:<44}"
+            bar.update(min(int(seconds), max(0, bar.length - bar.pos - 1)))  # type: ignore[operator]
+
+        doc = run(run_bench(plan, api_workers, out, wrk, wrk_version(wrk), advance))
+        bar.update(bar.length)  # type: ignore[arg-type]
+    if plots_available():
+        write_plots(doc, out)
+    else:
+        click.echo("plots skipped: matplotlib is missing (pip install -e '.[bench]')", err=True)
+    json_path, md_path = write_report(doc, out)
+    click.echo(render_markdown({**doc}).split("## Scenarios")[0])
+    click.echo(f"report: {md_path} and {json_path}")
