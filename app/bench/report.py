@@ -141,6 +141,11 @@ def render_markdown(doc: dict) -> str:
         f"API: {settings.get('api_workers')} uvicorn processes; load generator on the same machine. "
         f"Wall time {doc.get('wall_seconds')} s.",
         "",
+        *(
+            [f"**The run stopped early: {doc['error']}** (logs of the processes in the results folder)", ""]
+            if doc.get("error")
+            else []
+        ),
         "## Figures",
         "",
         f"Throughput figures are ratios against the ceiling measured in the same run ({TARGETS_NOTE}).",

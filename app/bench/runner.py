@@ -314,6 +314,9 @@ async def run_bench(plan: Plan, api_workers: int, out: Path, wrk: str, wrk_versi
     started = time.time()
     try:
         doc = await bench.run(advance, work)
+    except Exception as exc:  # the figures measured so far still make a report, which names the failure
+        doc = bench.doc
+        doc["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         bench.system.stop_all()
         shutil.rmtree(work, ignore_errors=True)

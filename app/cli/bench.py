@@ -49,3 +49,5 @@ def bench(quick: bool, api_workers: int, out: Path | None) -> None:
     json_path, md_path = write_report(doc, out)
     click.echo(render_markdown({**doc}).split("## Scenarios")[0])
     click.echo(f"report: {md_path} and {json_path}")
+    if doc.get("error"):
+        raise click.ClickException(f"the bench stopped early: {doc['error']}")

@@ -124,3 +124,9 @@ def test_write_report_writes_both_with_the_figures(tmp_path: Path) -> None:
     written = json.loads(json_path.read_text())
     assert written["figures"] == figures(DOC)
     assert md_path.read_text() == render_markdown(written)
+
+
+def test_a_run_that_stopped_early_says_why() -> None:
+    text = render_markdown({**DOC, "error": "WrkFailed: wrk exited with 1"})
+    assert "**The run stopped early: WrkFailed: wrk exited with 1**" in text
+    assert "stopped early" not in render_markdown(DOC)
