@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.application.audit import Check, audit_sale
-from app.bootstrap import Container, state_of
+from app.bootstrap import Container, open_messaging, state_of
+from app.config import Settings
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,18 @@ async def sale_key_bytes(c: Container, sale_id: int) -> tuple[int, int]:
     return len(keys), total
 
 
-async def audit(c: Container, sale_id: int) -> list[Check]:
-    return await audit_sale(c.db, c.cache, sale_id, await state_of(c, sale_id))
+async def audit(c: Container, settings: Settings, sale_id: int) -> list[Check]:
+    """`flashsale audit`'s checks, with an AMQP channel (queue depths exact even before the management API's
+    statistics of a fresh queue exist)."""
+    async with open_messaging(settings) as m:
+        return await audit_sale(c.db, c.cache, sale_id, await state_of(c, sale_id, m.channel))
+
+
+async def accepted(c: Container, sale_id: int) -> int:
+    """Reservations Redis holds for the sale, none written yet: with the workers stopped, every accepted one (wrk
+    counts only the answers it read before it stopped)."""
+    found = await c.cache.accepted(sale_id)
+    return found[1] if found else 0
 
 
 def _children(pid: int) -> list[int]:
