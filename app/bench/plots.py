@@ -20,7 +20,7 @@ def plots_available() -> bool:
 
 def _series(doc: dict) -> list[tuple[str, dict]]:
     scenarios = doc.get("scenarios", {})
-    found = [(label, scenarios[key]) for key, label in SCENARIO_NAMES.items() if key in scenarios]
+    found = [(label.replace("`", ""), scenarios[key]) for key, label in SCENARIO_NAMES.items() if key in scenarios]
     storm = doc.get("full_sale", {}).get("storm")
     if storm:
         found.append(("full sale", storm))
