@@ -138,7 +138,7 @@ def render_markdown(doc: dict) -> str:
         "",
         f"Machine: {machine.get('cores')} cores, {machine.get('cpu_model')}, "
         f"{(machine.get('memory_bytes') or 0) / 2**30:.1f} GiB, {machine.get('system')} {machine.get('kernel')}. "
-        f"API: {settings.get('api_workers')} uvicorn processes; load generator on the same machine. "
+        f"API: {settings.get('api_workers')} uvicorn process(es); load generator on the same machine. "
         f"Wall time {doc.get('wall_seconds')} s.",
         "",
         *(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import subprocess
@@ -82,6 +83,7 @@ class BenchSystem:
             conn.commit()
         finally:
             conn.close()
+        logging.getLogger("yoyo").setLevel(logging.WARNING)  # a fresh database: every migration, no news
         await asyncio.to_thread(migrate, self.mysql_url)
         await self.clean()
 
