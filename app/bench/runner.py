@@ -233,7 +233,7 @@ class Bench:
                 sent += result.requests
                 skip = max(result.sent, default=skip)
                 rate = result.rps
-                advance(plan.slice_seconds * min(1.0, result.requests / max(1, plan.sale_requests) * 10), "full sale")
+                advance(plan.sale_units * result.requests / plan.sale_requests, "full sale")
             storm = summarize(runs, self.generator)
             # one unit an order; the reservations the writer has written are already dropped from Redis
             accepted = plan.sale_stock - (await measure.stock_left(c, sale_id) or 0)

@@ -23,6 +23,16 @@ class Plan:
     drain_timeout: float = 600
 
     @property
+    def sale_units(self) -> float:
+        """The full sale's share of the progress bar (its storm advances it by the requests sent)."""
+        return 20 if self.quick else 240
+
+    @property
+    def progress_units(self) -> int:
+        """The progress bar's length: the scenarios' seconds, the start-ups and drains, the full sale."""
+        return int(self.load_seconds + 60 + self.sale_units)
+
+    @property
     def load_seconds(self) -> float:
         slices = self.ceiling_slices + self.in_stock_slices + self.sold_out_slices + self.baseline_slices
         return slices * self.slice_seconds

@@ -33,15 +33,16 @@ def bench(quick: bool, api_workers: int, out: Path | None) -> None:
     plan = QUICK if quick else FULL
     out = out or Path("bench-results") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
-    total = plan.load_seconds + 60 + (20 if plan.quick else 240)
-    with click.progressbar(length=int(total), label="flashsale bench", show_eta=False, width=30) as bar:
+    with click.progressbar(length=plan.progress_units, label="flashsale bench", show_eta=False, width=30) as bar:
+        done = [0.0]  # units so far, fractions included
 
-        def advance(seconds: float, label: str) -> None:
+        def advance(units: float, label: str) -> None:
             bar.label = f"{label:<44}"
-            bar.update(min(int(seconds), max(0, bar.length - bar.pos - 1)))  # type: ignore[operator]
+            done[0] += units
+            bar.update(max(0, min(int(done[0]), plan.progress_units - 1) - bar.pos))
 
         doc = run(run_bench(plan, api_workers, out, wrk, wrk_version(wrk), advance))
-        bar.update(bar.length)  # type: ignore[arg-type]
+        bar.update(plan.progress_units - bar.pos)
     if plots_available():
         write_plots(doc, out)
     else:
