@@ -43,7 +43,7 @@ def write_plots(doc: dict, out: Path) -> list[Path]:
     ax.set(xlabel="seconds into the scenario", ylabel="requests/s", title=f"Throughput per slice ({generator})")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     written.append(_save(fig, out / "throughput.png"))
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -55,7 +55,7 @@ def write_plots(doc: dict, out: Path) -> list[Path]:
     ax.set(xlabel="seconds into the scenario", ylabel="latency, ms", title=f"Latency per slice ({generator})")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    _legend(ax, fontsize=7, ncol=2)
     written.append(_save(fig, out / "latency.png"))
 
     drain = doc.get("drain")
@@ -90,6 +90,11 @@ def write_plots(doc: dict, out: Path) -> list[Path]:
         ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8)
         written.append(_save(fig, out / "full_sale.png"))
     return written
+
+
+def _legend(ax: object, **kw: object) -> None:
+    if ax.get_legend_handles_labels()[0]:  # type: ignore[attr-defined]
+        ax.legend(**kw)  # type: ignore[attr-defined]
 
 
 def _save(fig: object, path: Path) -> Path:

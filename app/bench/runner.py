@@ -75,6 +75,13 @@ def summarize(runs: list[tuple[float, WrkResult]], generator: str) -> dict:
     }
 
 
+def port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def write_tokens(tokens: TokenService, path: Path, users: list[str]) -> Path:
     """One bearer token a line, readable by its owner only."""
     path.touch(mode=0o600)
@@ -122,6 +129,10 @@ class Bench:
 
     async def run(self, advance: Advance, work: Path) -> dict:
         plan, system = self.plan, self.system
+        if port_in_use(self.port):
+            raise RuntimeError(
+                f"port {self.port} is taken: is another flashsale bench running? (they share a database)"
+            )
         advance(0, "preparing the bench database and namespace")
         await system.prepare()
         settings = system.settings()
