@@ -5,6 +5,7 @@ import exec from 'k6/execution';
 import { sleep } from 'k6';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { getOrder, pay, purchase } from './lib/contract.js';
+import { constantArrival } from './lib/scenarios.js';
 import { shopper, untilStart } from './lib/setup.js';
 import { thresholds } from './lib/thresholds.js';
 
@@ -23,14 +24,7 @@ const payFailed = new Rate('payments_failed');
 
 export const options = {
   scenarios: {
-    journey: {
-      executor: 'constant-arrival-rate',
-      rate: Number(__ENV.RATE || 50),
-      timeUnit: '1s',
-      duration: __ENV.DURATION || '60s',
-      preAllocatedVUs: Number(__ENV.VUS || 50),
-      maxVUs: Number(__ENV.MAX_VUS || 300),
-    },
+    journey: constantArrival({ rate: 50, duration: '60s' }),
   },
   thresholds: thresholds(['purchase', 'order', 'pay'], {
     orders_not_created: ['count==0'],

@@ -5,19 +5,13 @@
 import exec from 'k6/execution';
 import { sleep } from 'k6';
 import { getSale, listOrders, purchase } from './lib/contract.js';
+import { constantArrival } from './lib/scenarios.js';
 import { shopper, untilStart } from './lib/setup.js';
 import { thresholds } from './lib/thresholds.js';
 
 export const options = {
   scenarios: {
-    soak: {
-      executor: 'constant-arrival-rate',
-      rate: Number(__ENV.RATE || 300),
-      timeUnit: '1s',
-      duration: __ENV.DURATION || '30m',
-      preAllocatedVUs: Number(__ENV.VUS || 50),
-      maxVUs: Number(__ENV.MAX_VUS || 300),
-    },
+    soak: constantArrival({ rate: 300, duration: '30m' }),
   },
   thresholds: thresholds(['sale', 'purchase', 'orders'], { dropped_iterations: ['count==0'] }),
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],

@@ -12,9 +12,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,6 +25,8 @@ from rich.table import Table
 
 from app.application.audit import audit_sale
 from app.bootstrap import open_container, state_of
+from app.cli.processes import Process, exited_early, spawn
+from app.cli.processes import stop as stop_processes
 from app.cli.runtime import settings as load_settings
 from app.cli.stop_signals import StopSignals
 from app.config import Settings
@@ -97,28 +96,18 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-async def _wait_ready(session: aiohttp.ClientSession, base: str, procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 60
+async def wait_ready(session: aiohttp.ClientSession, base: str, procs: list[Process], within: float = 60) -> None:
+    """Until the API answers /readyz with 200; fails if a process exits first or it takes too long."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"a demo process exited early ({proc.args!r}); run it alone to see why")
+        if (proc := exited_early(procs)) is not None:
+            raise RuntimeError(f"a process exited early ({proc.args!r}); run it alone to see why")
         with contextlib.suppress(aiohttp.ClientError):
             async with session.get(f"{base}/readyz") as reply:
                 if reply.status == 200:
                     return
         await asyncio.sleep(0.2)
-    raise RuntimeError("the API did not become ready within 60 s")
+    raise RuntimeError(f"the API did not become ready within {within:.0f} s")
 
 
 async def _post(session: aiohttp.ClientSession, url: str, token: str, **kw: object) -> tuple[int, dict]:
@@ -231,8 +220,8 @@ async def run_demo(opts: DemoOptions) -> int:
     env = {**os.environ, "FLASHSALE_RATE_LIMIT_ADDRESS": "0"}  # every shopper comes from this one address
     base = f"http://127.0.0.1:{opts.port}"
     procs = [
-        _spawn(["api", "--port", str(opts.port), "--workers", str(opts.api_workers)], env),
-        _spawn(["worker", "all"], env),
+        spawn(["api", "--port", str(opts.port), "--workers", str(opts.api_workers)], env),
+        spawn(["worker", "all"], env),
     ]
     console.print(
         f"[bold]flashsale demo[/]: API on {base} ({opts.api_workers} workers), relay + order writers + timeouts"
@@ -256,31 +245,17 @@ async def run_demo(opts: DemoOptions) -> int:
                     return 1
             return code
     finally:
-        _stop(procs)
+        stop_processes(procs)
         if opts.serve:
             console.print("stopped: the API and the workers have shut down")
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to each process group (they finish or hand back what they hold), SIGKILL after 30 s."""
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-async def _run_sale(cfg: Settings, base: str, procs: list[subprocess.Popen[bytes]], opts: DemoOptions) -> int:
+async def _run_sale(cfg: Settings, base: str, procs: list[Process], opts: DemoOptions) -> int:
     """One flash sale from its creation to the audit: the report's exit status."""
     tokens = TokenService(cfg.jwt_secret, 3600)
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        await _wait_ready(session, base, procs)
+        await wait_ready(session, base, procs)
         admin = tokens.issue("demo-admin", "admin")
         sale = await _create_sale(session, base, admin, opts)
         console.print(

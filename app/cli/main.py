@@ -193,10 +193,12 @@ def demo(
     raise SystemExit(run(run_demo(options)))
 
 
-def _register_loadtest() -> None:
+def _register() -> None:
+    from app.cli.bench import bench
     from app.cli.loadtest import loadtest
 
     main.add_command(loadtest)
+    main.add_command(bench)
 
 
-_register_loadtest()
+_register()

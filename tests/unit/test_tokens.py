@@ -43,3 +43,20 @@ def test_other_secrets_algorithms_and_claims_are_refused() -> None:
     for claims in ({"sub": "eve", "exp": now + 60}, {"sub": "eve", "role": "root", "exp": now + 60}):
         with pytest.raises(Unauthorized):
             service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_a_verified_token_is_remembered_and_a_forgery_never_matches_it() -> None:
+    service = TokenService(SECRET, 60)
+    token = service.issue("carol", "user")
+    assert service.verify(token) == service.verify(token) == Principal("carol", "user")
+    head, body, signature = token.split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    with pytest.raises(Unauthorized):
+        service.verify(f"{head}.{body}.{flipped}")
+
+
+def test_without_a_cache_every_token_is_checked() -> None:
+    service = TokenService(SECRET, 60, cache_size=0)
+    token = service.issue("dave", "user")
+    assert service.verify(token).user_id == "dave"
+    assert service.verify(token).user_id == "dave"
