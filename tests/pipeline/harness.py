@@ -485,6 +485,10 @@ class Burst(threading.Thread):
         assert len(self.outcomes) == len(self.tokens), (len(self.outcomes), len(self.tokens))
         return set(self.accepted)
 
+    def unanswered(self) -> set[str]:
+        """Users whose purchase got no reply (so far)."""
+        return {u for u, o in list(self.outcomes.items()) if o.startswith("no reply")}
+
     def unsure(self) -> set[str]:
         """Users whose purchase may or may not have been reserved: no reply, or 503 `unavailable` (the contract:
         nothing reserved, or a retry with the key tells). Every other refusal reserved nothing."""
