@@ -43,10 +43,10 @@ def order_message(r: Reservation, *, reason: str = "", detail: str = "", attempt
     """One order alone, as the reservation script recorded it (plus why, when it is dead-lettered, and how many
     times it failed to be written)."""
     msg = message(reservation_to_dict(r), str(r.order_id))
-    headers: dict[str, str | int] = {ATTEMPTS_HEADER: attempts} if attempts else {}
+    if attempts:
+        msg.headers[ATTEMPTS_HEADER] = attempts
     if reason:
-        headers |= {"x-flashsale-reason": reason, "x-flashsale-detail": detail[:200]}
-    msg.headers = headers or None
+        msg.headers |= {"x-flashsale-reason": reason, "x-flashsale-detail": detail[:200]}
     return msg
 
 

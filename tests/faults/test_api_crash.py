@@ -66,7 +66,7 @@ def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
         wait_until(lambda: handoff_length(run.world, sale["id"]) == 0, 30, "the hand-off to drain")
         wait_until(lambda: db.count_orders(sale["id"]) >= len(accepted), 60, "the accepted orders to be written")
         written_in = time.monotonic() - started
-        audit(run.world, sale["id"])
+        audit(run.world, sale["id"], accepted=accepted)
 
         unanswered = burst.unanswered()
         rows = dict(db.rows("SELECT user_id, id FROM orders WHERE sale_id = %s", int(sale["id"])))

@@ -92,7 +92,7 @@ def test_a_crash_looping_order_writer_dead_letters_nothing() -> None:
         wait_all_written(db, sale["id"], accepted, timeout=5)
         stock, left, _limit = db.sale_row(sale["id"])
         assert left == stock - QUANTITY * len(accepted)
-        audit(run.world, sale["id"])
+        audit(run.world, sale["id"], accepted=accepted)
         notes = (
             f"{len(kills)} SIGKILLs of the order writer (delivery limit {MAX_ATTEMPTS}), each holding "
             f"{min(h for _c, h, _b in kills)}-{max(h for _c, h, _b in kills)} orders; 0 dead-lettered"

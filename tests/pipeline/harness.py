@@ -302,13 +302,19 @@ def audit_lines(stdout: str) -> dict[str, str]:
     return found
 
 
-def audit(world: World, sale_id: int | str, timeout: float = 30) -> str:
+def audit(world: World, sale_id: int | str, timeout: float = 30, accepted: set[str] | None = None) -> str:
     """Run `flashsale audit` until it exits 0. It is run again only while `pipeline_drained` fails (orders or
     stock returns of the sale still on their way, which the other checks may fail for): any other failure,
-    with the pipeline drained, is final at once. Fails with the last output after `timeout`."""
+    with the pipeline drained, is final at once. Fails with the last output after `timeout`. `accepted`: the
+    order ids of the 202s the test received, given to the audit (`--accepted`) to check against the rows."""
+    args = [str(sale_id)]
+    if accepted is not None:
+        replies = LOG_DIR / f"{world.namespace}-{sale_id}-accepted.txt"
+        replies.write_text("".join(f"{o}\n" for o in sorted(accepted)))
+        args += ["--accepted", str(replies)]
     deadline = time.monotonic() + timeout
     while True:
-        result = world.cli("audit", str(sale_id), check=False)
+        result = world.cli("audit", *args, check=False)
         if result.returncode == 0:
             return result.stdout
         draining = audit_lines(result.stdout).get("pipeline_drained", "").startswith("FAIL")
