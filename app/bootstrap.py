@@ -247,6 +247,7 @@ async def build_workers(c: Container, m: Messaging, kind: str) -> list[Worker]:
                 c.cache,
                 batch_size=settings.order_batch_size,
                 prefetch=settings.order_prefetch,
+                max_attempts=settings.order_max_attempts,
             )
         )
     if kind in ("timeouts", "all"):

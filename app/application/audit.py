@@ -23,7 +23,25 @@ class Check:
     detail: str
 
 
-async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: PipelineState) -> list[Check]:
+def replies_written(replies: set[int], written: set[int], epoch: int) -> Check:
+    """Every 202 a client recorded (`flashsale audit --accepted`) has its order row. A 202 without a row is
+    lost; that is allowed only once the cache lost its data and was loaded again (epoch past the first load):
+    the orders still in the lost hand-off existed nowhere else. The rows cannot tell how many of the 202s were
+    given before the loss, so this client's record is how the audit counts them."""
+    lost = len(replies - written)
+    reloaded = epoch > 1
+    return Check(
+        "accepted_replies_written",
+        lost == 0 or reloaded,
+        f"{len(replies)} 202(s) recorded by the client, {len(replies & written)} written, {lost} lost"
+        + (f" (the cache was reloaded {epoch - 1} time(s): lost with its data)" if lost and reloaded else ""),
+    )
+
+
+async def audit_sale(
+    db: Database, cache: SaleCache, sale_id: int, pipeline: PipelineState, replies: set[int] | None = None
+) -> list[Check]:
+    """`replies`: the order ids of the 202s a client received, when it kept them (see `replies_written`)."""
     keys = cache.names.sale(sale_id)
     redis = cache.redis
     async with db.transaction() as cur:
@@ -134,6 +152,8 @@ async def audit_sale(db: Database, cache: SaleCache, sale_id: int, pipeline: Pip
             f"{overdue} unpaid past expires_at + {TIMEOUT_SLACK_SECONDS}s, {unreturned} stock returns not applied",
         )
     )
+    if replies is not None:
+        checks.append(replies_written(replies, written, sale.cache_epoch))
     return checks
 
 

@@ -30,10 +30,10 @@ async def preheat_sale(settings: Settings, sale_id: int) -> str:
     )
 
 
-async def audit_sale(settings: Settings, sale_id: int) -> bool:
+async def audit_sale(settings: Settings, sale_id: int, replies: set[int] | None = None) -> bool:
     async with open_container(settings) as c, open_messaging(settings) as m:
         state = await state_of(c, sale_id, m.channel)
-        checks = await run_audit(c.db, c.cache, sale_id, state)
+        checks = await run_audit(c.db, c.cache, sale_id, state, replies)
     for check in checks:
         click.echo(f"{'PASS' if check.ok else 'FAIL'}  {check.name:<26} {check.detail}")
     ok = all(check.ok for check in checks)

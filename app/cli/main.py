@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import TextIO
 
 import click
 
@@ -144,11 +145,24 @@ def preheat(sale_id: int) -> None:
 
 @main.command()
 @click.argument("sale_id", type=click.IntRange(1))
-def audit(sale_id: int) -> None:
+@click.option(
+    "--accepted",
+    type=click.File("r"),
+    default=None,
+    help="A file of the order ids of the 202s a client received, one a line: each must have its order (those "
+    "lost with a cache that lost its data are counted as lost).",
+)
+def audit(sale_id: int, accepted: TextIO | None) -> None:
     """Check every invariant of a sale (read-only); exit 1 if one fails."""
     from app.cli.commands import audit_sale
 
-    ok = run(audit_sale(settings(require_secret=False), sale_id))
+    replies = None
+    if accepted is not None:
+        try:
+            replies = {int(line) for line in accepted if line.strip()}
+        except ValueError as exc:
+            raise click.BadParameter(f"not an order id: {exc}", param_hint="--accepted") from None
+    ok = run(audit_sale(settings(require_secret=False), sale_id, replies))
     raise SystemExit(0 if ok else 1)
 
 

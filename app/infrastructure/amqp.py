@@ -1,7 +1,9 @@
 """RabbitMQ: the topology (all durable quorum queues) and a publisher that keeps many confirms in flight.
 
-- `<ns>.orders`: accepted orders from the relay; a delivery limit sends a message that keeps failing to
-  `<ns>.orders.dlq` (dead-lettered at least once), so it never loops or blocks the queue.
+- `<ns>.orders`: accepted orders from the relay. No broker delivery limit: the broker would count a writer's
+  crash (its unacknowledged messages handed back) as a failed delivery, so a writer in a crash loop would
+  dead-letter good orders. The order writers count failed writes themselves (`ATTEMPTS_HEADER`) and move an
+  order that keeps failing to `<ns>.orders.dlq`, so it never loops or blocks the queue.
 - `<ns>.delay.<N>ms`: payment-timeout delay buckets. Each has one fixed TTL, so its messages expire in order
   and timeouts of different durations never wait behind each other; expired messages are dead-lettered (at
   least once) into `<ns>.timeouts`. No `x-expires`: a delay queue never disappears with messages in it.
@@ -30,6 +32,9 @@ DELAY_BUCKETS_MS = (
     1_800_000, 3_600_000, 7_200_000, 14_400_000, 43_200_000, 86_400_000,
 )  # fmt: skip
 
+
+# Failed writes of an order so far, carried by the copy the order writer queues again (absent: none).
+ATTEMPTS_HEADER = "x-flashsale-attempts"
 
 # A timeout may fire this much after its deadline, to save a round of re-parking near the end.
 OVERSHOOT_MS = 250
@@ -68,9 +73,7 @@ async def connect(url: str) -> AbstractRobustConnection:
 async def declare_topology(channel: AbstractChannel, names: Names, max_attempts: int) -> None:
     await channel.declare_queue(names.orders_dlq, durable=True, arguments=_quorum())
     await channel.declare_queue(
-        names.orders_queue,
-        durable=True,
-        arguments=_quorum(**{"x-delivery-limit": max_attempts}, **_dead_letter_to(names.orders_dlq)),
+        names.orders_queue, durable=True, arguments=_quorum(**_dead_letter_to(names.orders_dlq))
     )
     await channel.declare_queue(
         names.timeouts_queue,

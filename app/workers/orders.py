@@ -4,8 +4,9 @@ it now), and only then acknowledge.
 
 A database outage holds the batch (unacknowledged) and retries it until the database is back, so nothing
 is lost and nothing is dead-lettered for it. An unreadable message, or an id that exists with another
-payload, is dead-lettered at once; an order that fails to write is returned to the queue, and the queue's
-delivery limit dead-letters it after a bounded number of tries."""
+payload, is dead-lettered at once; an order that fails to write is queued again alone, carrying how many times
+it failed, and dead-lettered after `max_attempts` failures. Only failed writes count: a writer killed while it
+holds messages (a crash loop) hands them back to the broker uncounted, so a crash never dead-letters an order."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from app.application.order_writer import OrderWriter, Outcome, Written
 from app.domain.errors import Unavailable
 from app.domain.models import Reservation
-from app.infrastructure.amqp import Publisher, message, settle
+from app.infrastructure.amqp import ATTEMPTS_HEADER, Publisher, message, settle
 from app.infrastructure.keys import Names
 from app.infrastructure.metrics import DEAD_LETTERED, ORDER_BATCH, ORDER_LAG, ORDERS_CREATED, ORDERS_WRITTEN
 from app.infrastructure.records import parse_orders, reservation_to_dict
@@ -38,12 +39,21 @@ def _order_count(msg: AbstractIncomingMessage) -> int:
     return count if isinstance(count, int) and count > 0 else 1
 
 
-def order_message(r: Reservation, *, reason: str = "", detail: str = "") -> aio_pika.Message:
-    """One order alone, as the reservation script recorded it (plus why, when it is dead-lettered)."""
+def order_message(r: Reservation, *, reason: str = "", detail: str = "", attempts: int = 0) -> aio_pika.Message:
+    """One order alone, as the reservation script recorded it (plus why, when it is dead-lettered, and how many
+    times it failed to be written)."""
     msg = message(reservation_to_dict(r), str(r.order_id))
+    if attempts:
+        msg.headers[ATTEMPTS_HEADER] = attempts
     if reason:
-        msg.headers = {"x-flashsale-reason": reason, "x-flashsale-detail": detail[:200]}
+        msg.headers |= {"x-flashsale-reason": reason, "x-flashsale-detail": detail[:200]}
     return msg
+
+
+def failed_attempts(msg: AbstractIncomingMessage) -> int:
+    """How many times the orders of this message failed to be written before (0 for the relay's messages)."""
+    count = (msg.headers or {}).get(ATTEMPTS_HEADER, 0)
+    return count if isinstance(count, int) and count > 0 else 0
 
 
 class OrderConsumer:
@@ -58,6 +68,7 @@ class OrderConsumer:
         *,
         batch_size: int,
         prefetch: int,
+        max_attempts: int = 5,
     ) -> None:
         self._channel = channel
         self._cache = cache
@@ -67,6 +78,7 @@ class OrderConsumer:
         self._names = names
         self._batch_size = batch_size
         self._prefetch = prefetch
+        self._max_attempts = max_attempts
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._stopping = asyncio.Event()
 
@@ -137,8 +149,7 @@ class OrderConsumer:
         outcome = {id(w.reservation): w for w in results}
         due: list[DueTimeout] = []
         written: list[tuple[int, int, str]] = []  # (sale, order, user) in the database now
-        extra: list[tuple[str, aio_pika.Message]] = []  # single orders split out of a multi-order message
-        retry_alone: list[AbstractIncomingMessage] = []  # single-order messages that failed: broker retries
+        extra: list[tuple[str, aio_pika.Message]] = []  # orders queued again alone, or dead-lettered
         now = time.time()
         for msg, batch in parsed:
             for r in batch:
@@ -153,13 +164,18 @@ class OrderConsumer:
                     DEAD_LETTERED.labels("conflict").inc()
                     log.error("order %s: %s; dead-lettered", r.order_id, result.detail)
                     extra.append((self._names.orders_dlq, order_message(r, reason="conflict", detail=result.detail)))
-                elif len(batch) > 1:
-                    # Split out: alone, it gets the queue's bounded retries and then the dead-letter queue.
-                    log.warning("order %s not written (%s); retried alone", r.order_id, result.detail)
-                    extra.append((self._names.orders_queue, order_message(r)))
                 else:
-                    log.warning("order %s not written (%s); returned to the queue", r.order_id, result.detail)
-                    retry_alone.append(msg)
+                    # Queued again alone with its failures counted, until the last attempt dead-letters it.
+                    attempts = failed_attempts(msg) + 1
+                    if attempts >= self._max_attempts:
+                        DEAD_LETTERED.labels("failed").inc()
+                        log.error("order %s not written (%s) in %d attempts; dead-lettered", r.order_id,
+                                  result.detail, attempts)  # fmt: skip
+                        failed = order_message(r, reason="failed", detail=result.detail, attempts=attempts)
+                        extra.append((self._names.orders_dlq, failed))
+                    else:
+                        log.warning("order %s not written (%s); retried alone", r.order_id, result.detail)
+                        extra.append((self._names.orders_queue, order_message(r, attempts=attempts)))
         try:
             await self._timeouts.schedule(due)
             if extra:
@@ -177,7 +193,7 @@ class OrderConsumer:
         for msg, _batch in parsed:
             # After a broker reconnect these messages belong to a channel that is gone: settle() ignores that
             # (the broker requeued them; their redelivery is written idempotently and acknowledged then).
-            await settle(msg, "requeue" if msg in retry_alone else "ack")
+            await settle(msg, "ack")
         ORDERS_WRITTEN.inc(len(due))
         ORDER_BATCH.observe(len(due))
 

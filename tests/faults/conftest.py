@@ -16,6 +16,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from tests.private_services import PrivateRabbitMQ
 from tests.support import free_port
 
 
@@ -125,3 +126,14 @@ def private_mariadb() -> Iterator[PrivateMariaDB]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
+    """A RabbitMQ node of the test's own (tests/private_services.py), stopped and started at will."""
+    broker = PrivateRabbitMQ()
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.close()

@@ -8,27 +8,28 @@ already, and their redelivery is written idempotently). A private RabbitMQ node,
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Iterator
 
 import aio_pika
 import pytest
 
-from tests.pipeline.harness import Db, Running, handoff_length, running_world, wait_until
+from tests.faults.report import report, tally
+from tests.pipeline.harness import (
+    Burst,
+    Db,
+    Running,
+    audit,
+    handoff_length,
+    ready_messages,
+    running_world,
+    wait_all_written,
+    wait_until,
+)
 from tests.private_services import PrivateRabbitMQ
 from tests.support import make_sale
 
 ORDERS = 40
-
-
-@pytest.fixture
-def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
-    broker = PrivateRabbitMQ()
-    try:
-        broker.start()
-        yield broker
-    finally:
-        broker.close()
 
 
 def _order_queue(run: Running) -> tuple[int, int]:
@@ -94,3 +95,51 @@ def test_the_order_writer_survives_a_broker_restart_with_messages_in_hand(privat
             assert run.workers["orders"].poll() is None, f"the order writer died:\n{run.log('orders')[-3000:]}"
             time.sleep(0.1)
         assert "worker OrderConsumer failed" not in run.log("orders"), run.log("orders")[-3000:]
+
+
+OUTAGE_SECONDS = 10
+QUANTITY = 5
+
+
+def test_a_broker_stopped_for_10s_during_a_burst(private_rabbitmq: PrivateRabbitMQ) -> None:
+    """Purchases keep being accepted while RabbitMQ is down (they wait in the hand-off), and every process
+    recovers by itself once it is back: nothing restarted, nothing lost, written, dead-lettered or refused twice."""
+    broker = private_rabbitmq
+    with (
+        running_world(workers=("relay", "orders", "timeouts"), FLASHSALE_AMQP_URL=broker.url) as run,
+        Db(run.world) as db,
+    ):
+        with run.client() as client:
+            sale = make_sale(client, run.world, stock=3500, per_user_limit=QUANTITY, payment_timeout_seconds=600)
+        pids = {kind: proc.pid for kind, proc in run.workers.items()}
+        burst = Burst(run, sale["id"], 640, 40, prefix="mq", quantity=QUANTITY)
+        burst.start()
+        wait_until(lambda: db.count_orders(sale["id"]) >= 60, 30, "orders to flow into the database")
+        stopped = time.monotonic()
+        broker.stop()
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", broker.port), timeout=1):
+            pass
+        accepted_before, written_before = len(burst.accepted), db.count_orders(sale["id"])
+        time.sleep(max(0.0, stopped + OUTAGE_SECONDS - time.monotonic()))
+        accepted_during = len(burst.accepted) - accepted_before
+        assert db.count_orders(sale["id"]) == written_before, "orders written while the broker was down"
+        broker.start()
+        back = time.monotonic()
+        assert accepted_during >= 40 * (OUTAGE_SECONDS - 2), f"only {accepted_during} accepted while it was down"
+        assert not burst.failures, burst.failures[:3]
+
+        accepted = burst.join_and_check()
+        wait_until(lambda: handoff_length(run.world, sale["id"]) == 0, 60, "the hand-off to drain")
+        wait_all_written(db, sale["id"], accepted, timeout=60)
+        recovered = time.monotonic() - back
+        for kind, proc in run.workers.items():
+            assert proc.poll() is None and proc.pid == pids[kind], f"{kind} restarted or died:\n{run.log(kind)[-3000:]}"
+        assert ready_messages(run.world, run.names.orders_dlq) == 0
+        stock, left, _limit = db.sale_row(sale["id"])
+        assert left == stock - QUANTITY * len(accepted)
+        audit(run.world, sale["id"], accepted=accepted)
+        notes = (
+            f"RabbitMQ stopped {OUTAGE_SECONDS}s (port refused); {accepted_during} purchases accepted meanwhile, "
+            "none refused; no process restarted, nothing dead-lettered; recovery = broker up to all written"
+        )
+        report(tally(db, sale["id"], accepted, "RabbitMQ stopped 10 s during a burst", recovered, notes))

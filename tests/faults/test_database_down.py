@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.faults.conftest import PrivateMariaDB
+from tests.faults.report import report, tally
 from tests.pipeline.harness import (
     Burst,
     Db,
@@ -99,8 +100,14 @@ def test_orders_survive_a_database_outage(private_mariadb: PrivateMariaDB, outag
             f"{written_before} rows right after the restart, all {len(accepted)} written "
             f"{caught_up:.2f}s after it"
         )
-        audit(run.world, sale["id"])
-        audit(run.world, short["id"])
+        audit(run.world, sale["id"], accepted=accepted)
+        audit(run.world, short["id"], accepted=expiring)
+        notes = (
+            f"database {'SIGKILLed and restarted' if outage == 'crash' else 'frozen (SIGSTOP) and thawed'} after "
+            f"{OUTAGE_SECONDS}s; {accepted_during} purchases accepted meanwhile, none refused, nothing dead-lettered; "
+            "recovery = back up to all written"
+        )
+        report(tally(db, sale["id"], accepted, f"database {outage} during a burst", caught_up, notes))
         db.close()
 
 

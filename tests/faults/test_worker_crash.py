@@ -14,6 +14,7 @@ from typing import Any
 import aio_pika
 
 from app.infrastructure.records import parse_orders
+from tests.faults.report import report, tally
 from tests.pipeline.harness import (
     Burst,
     Db,
@@ -91,7 +92,15 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
             if kind == "orders":
                 for _attempt in range(KILL_ATTEMPTS):
                     seen = db.count_orders(sale["id"])
-                    wait_until(lambda seen=seen: db.count_orders(sale["id"]) > seen, 10, "a commit", interval=0.001)
+
+                    def committed(seen: int = seen) -> str:
+                        count = db.count_orders(sale["id"])
+                        if count > seen:
+                            return "commit"
+                        return "all written" if not burst.is_alive() and count >= len(burst.accepted) else ""
+
+                    if wait_until(committed, 10, "a commit", interval=0.001) == "all written":
+                        break  # no commit left to kill at: the burst is over and written
                     run.stop(kind, signal.SIGKILL)
                     time.sleep(0.5)  # the broker requeues what the dead connection held
                     written_unacked = redelivered_written(run, db)
@@ -113,7 +122,15 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
                 kills.append((kind, db.count_orders(sale["id"]), f"{first_due - killed_at:.2f}s before a deadline"))
                 time.sleep(max(0.0, last_due + 0.5 - time.time()))  # every short deadline passes, no worker up
                 assert all(r[0] == "created" for r in db.order_rows(short["id"]).values()), "timed out, no worker"
+                down_for = time.time() - killed_at
                 run.start(kind)
+                back_at = time.monotonic()
+                wait_until(
+                    lambda: all(r[:2] == ("cancelled", "timeout") for r in db.order_rows(short["id"]).values()),
+                    20,
+                    "every overdue order to time out once the worker is back",
+                )
+                timeouts_recovered = time.monotonic() - back_at
             else:
                 run.stop(kind, signal.SIGKILL)
                 kills.append((kind, db.count_orders(sale["id"]), None))
@@ -123,7 +140,9 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
         accepted = burst.join_and_check()
         expired = expired_ids
         # The relay's entries read by the killed relay are claimed back after CLAIM_IDLE_MS (15 s).
+        burst_done = time.monotonic()
         rows = wait_all_written(db, sale["id"], accepted, timeout=60)
+        caught_up = time.monotonic() - burst_done
         assert all(status == "created" for status, *_ in rows.values())
         stock, stock_left, _limit = db.sale_row(sale["id"])
         assert stock_left == stock - len(accepted), "the stock row was taken from twice for one order"
@@ -146,10 +165,25 @@ def test_workers_killed_mid_stream_lose_nothing() -> None:
             f"the last order writer acked {acked:.0f} orders, "
             f"{acked - fresh:.0f} of them redelivered after being written"
         )
-        audit(run.world, sale["id"])
-        audit(run.world, short["id"])
+        audit(run.world, sale["id"], accepted=accepted)
+        audit(run.world, short["id"], accepted=expired)
         with run.client() as client:
             assert client.get(f"/api/v1/sales/{short['id']}").json()["stock_left"] == 100
+        # Each overdue order cancelled once: one stock return each (its key), applied, and the stock back once.
+        returns = db.rows(
+            "SELECT COUNT(*), COUNT(applied_at), COALESCE(SUM(quantity), 0) FROM stock_returns WHERE sale_id = %s",
+            int(short["id"]),
+        )[0]
+        assert tuple(int(v) for v in returns) == (100, 100, 100), returns
+        first, last = deadlines(db, short["id"])
+        notes = (
+            f"timeout worker SIGKILLed before the first of 100 payment deadlines and down {down_for:.1f}s, past "
+            f"all of them ({last - first:.2f}s apart); each order cancelled (timeout) once, 100 stock returns "
+            "applied once, stock_left 100 in the database and the cache; recovery = restart to the last cancel"
+        )
+        report(tally(db, short["id"], expired, "timeout worker down past deadlines", timeouts_recovered, notes))
+        notes = f"kills (kind, rows then, redelivered written orders): {kills}; recovery = burst end to all written"
+        report(tally(db, sale["id"], accepted, "workers SIGKILLed mid-stream", caught_up, notes))
 
 
 def test_sigterm_drains_in_flight_work_and_exits_0() -> None:

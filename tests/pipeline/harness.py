@@ -304,13 +304,19 @@ def audit_lines(stdout: str) -> dict[str, str]:
     return found
 
 
-def audit(world: World, sale_id: int | str, timeout: float = 30) -> str:
+def audit(world: World, sale_id: int | str, timeout: float = 30, accepted: set[str] | None = None) -> str:
     """Run `flashsale audit` until it exits 0. It is run again only while `pipeline_drained` fails (orders or
     stock returns of the sale still on their way, which the other checks may fail for): any other failure,
-    with the pipeline drained, is final at once. Fails with the last output after `timeout`."""
+    with the pipeline drained, is final at once. Fails with the last output after `timeout`. `accepted`: the
+    order ids of the 202s the test received, given to the audit (`--accepted`) to check against the rows."""
+    args = [str(sale_id)]
+    if accepted is not None:
+        replies = LOG_DIR / f"{world.namespace}-{sale_id}-accepted.txt"
+        replies.write_text("".join(f"{o}\n" for o in sorted(accepted)))
+        args += ["--accepted", str(replies)]
     deadline = time.monotonic() + timeout
     while True:
-        result = world.cli("audit", str(sale_id), check=False)
+        result = world.cli("audit", *args, check=False)
         if result.returncode == 0:
             return result.stdout
         draining = audit_lines(result.stdout).get("pipeline_drained", "").startswith("FAIL")
@@ -398,15 +404,30 @@ class Burst(threading.Thread):
     thread over real HTTP while the test kills or stops things. Collects the accepted order ids."""
 
     def __init__(
-        self, run: Running, sale_id: str, count: int, rate: float, prefix: str = "b", connections: int = 32
+        self,
+        run: Running,
+        sale_id: str,
+        count: int,
+        rate: float,
+        prefix: str = "b",
+        connections: int = 32,
+        *,
+        quantity: int = 1,
+        tolerant: bool = False,
     ) -> None:
+        """`tolerant`: a request that gets no reply (the API is down) or a refusal is recorded, not a failure
+        of the burst: `outcomes` says, per user, what each request ended with."""
         super().__init__(daemon=True)
         self.url = f"{run.base}/api/v1/sales/{sale_id}/purchase"
-        self.tokens = [run.world.token(f"{prefix}{i}") for i in range(count)]
+        self.users = [f"{prefix}{i}" for i in range(count)]
+        self.tokens = [run.world.token(u) for u in self.users]
         self.rate = rate
         self.connections = connections
+        self.quantity = quantity
+        self.tolerant = tolerant
         self.accepted: set[str] = set()
         self.replies: Counter[int] = Counter()
+        self.outcomes: dict[str, str] = {}  # user -> "202", "503 not_ready", "no reply: ..."
         self.failures: list[str] = []
         self.sent = 0
 
@@ -423,20 +444,36 @@ class Burst(threading.Thread):
             connector=aiohttp.TCPConnector(limit=self.connections), timeout=timeout
         ) as session:
 
-            async def one(token: str) -> None:
-                async with gate, session.post(self.url, headers={"Authorization": f"Bearer {token}"}) as reply:
-                    body = await reply.json()
+            async def one(user: str, token: str) -> None:
+                try:
+                    async with (
+                        gate,
+                        session.post(
+                            self.url,
+                            headers={"Authorization": f"Bearer {token}"},
+                            json={"quantity": self.quantity} if self.quantity != 1 else None,
+                        ) as reply,
+                    ):
+                        body = await reply.json(content_type=None)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    if not self.tolerant:
+                        raise
+                    self.outcomes[user] = f"no reply: {type(exc).__name__}"
+                    return
                 self.replies[reply.status] += 1
                 if reply.status == 202:
                     self.accepted.add(body["order_id"])
+                    self.outcomes[user] = "202"
                 else:
-                    self.failures.append(f"{reply.status} {body}")
+                    self.outcomes[user] = f"{reply.status} {body.get('error')}"
+                    if not self.tolerant:
+                        self.failures.append(f"{reply.status} {body}")
 
             began = time.monotonic()
             tasks = []
-            for i, token in enumerate(self.tokens):
+            for i, (user, token) in enumerate(zip(self.users, self.tokens, strict=True)):
                 await asyncio.sleep(max(0.0, began + i / self.rate - time.monotonic()))
-                tasks.append(asyncio.create_task(one(token)))
+                tasks.append(asyncio.create_task(one(user, token)))
                 self.sent = i + 1
             await asyncio.gather(*tasks)
 
@@ -447,6 +484,23 @@ class Burst(threading.Thread):
         assert not self.failures, f"{len(self.failures)} purchases not accepted: {self.failures[:5]}"
         assert len(self.accepted) == len(self.tokens), (len(self.accepted), len(self.tokens))
         return set(self.accepted)
+
+    def finish(self, timeout: float = 60) -> set[str]:
+        """Wait for the last reply of a tolerant burst; every request must have ended somehow."""
+        self.join(timeout)
+        assert not self.is_alive(), f"the purchases did not finish in {timeout}s"
+        assert not self.failures, f"the burst failed: {self.failures[:5]}"
+        assert len(self.outcomes) == len(self.tokens), (len(self.outcomes), len(self.tokens))
+        return set(self.accepted)
+
+    def unanswered(self) -> set[str]:
+        """Users whose purchase got no reply (so far)."""
+        return {u for u, o in list(self.outcomes.items()) if o.startswith("no reply")}
+
+    def unsure(self) -> set[str]:
+        """Users whose purchase may or may not have been reserved: no reply, or 503 `unavailable` (the contract:
+        nothing reserved, or a retry with the key tells). Every other refusal reserved nothing."""
+        return {u for u, o in self.outcomes.items() if o.startswith("no reply") or o == "503 unavailable"}
 
 
 def pending_in_relay(world: World, sale_id: int | str) -> int:

@@ -138,8 +138,8 @@ def test_poison_and_failing_messages_are_dead_lettered_and_good_ones_flow(pipe: 
     world = pipe.world
     sale = make_sale(http, world, stock=5)
     poison = [b"not json", b"\xff\xfe\x00", b'{"o": "12"}', b"[]", b'{"o":"x","s":"1"}']
-    # Readable, but it can never be written (no such sale): returned to the queue until the delivery
-    # limit dead-letters it.
+    # Readable, but it can never be written (no such sale): queued again until its attempts run out and
+    # the writer dead-letters it.
     failing = json.loads(reservation_record(world, sale["id"], buy(http, world, sale["id"], "liam")))
     failing["o"], failing["s"] = str(8_999_999_000_000_000_000 + secrets.randbelow(10**9)), "999999999"
     publish(world, pipe.names.orders_queue, [*poison, json.dumps(failing).encode()])
@@ -153,8 +153,8 @@ def test_poison_and_failing_messages_are_dead_lettered_and_good_ones_flow(pipe: 
         with Db(world) as db:
             assert db.value("SELECT COUNT(*) FROM orders WHERE id = %s", int(failing["o"])) == 0
             assert db.count_orders(sale["id"]) == 4
-    # Five unreadable messages rejected at once, and the failing order after its delivery limit.
-    drain_and_audit(pipe, sale["id"], dead=["rejected"] * len(poison) + ["delivery_limit"])
+    # Five unreadable messages rejected at once, and the failing order after its last attempt.
+    drain_and_audit(pipe, sale["id"], dead=["rejected"] * len(poison) + ["failed"])
 
 
 def test_dlq_list_and_replay(pipe: Running, http: httpx.Client) -> None:
