@@ -1,7 +1,7 @@
 """The order state machine (tests/properties/machine.py) over a bounded number of examples, then
 `flashsale audit` of every sale it made once all their orders are paid or cancelled.
 
-FLASHSALE_PROPERTY_EXAMPLES (default 8) and FLASHSALE_PROPERTY_STEPS (default 25) run more; without
+FLASHSALE_PROPERTY_EXAMPLES (default 30) and FLASHSALE_PROPERTY_STEPS (default 30) run more; without
 FLASHSALE_PROPERTY_SEED the examples are derandomized (the same on every run, so a CI failure reproduces), with
 it they come from that seed. Hypothesis keeps no example database (nothing is written to the checkout)."""
 
@@ -18,8 +18,8 @@ from tests.pipeline.harness import Running, audit
 from tests.properties.machine import OrderMachine, wait_for
 from tests.properties.observe import Stores
 
-EXAMPLES = int(os.environ.get("FLASHSALE_PROPERTY_EXAMPLES", "8"))
-STEPS = int(os.environ.get("FLASHSALE_PROPERTY_STEPS", "25"))
+EXAMPLES = int(os.environ.get("FLASHSALE_PROPERTY_EXAMPLES", "30"))
+STEPS = int(os.environ.get("FLASHSALE_PROPERTY_STEPS", "30"))
 SEED = os.environ.get("FLASHSALE_PROPERTY_SEED", "")
 
 SETTINGS = settings(
