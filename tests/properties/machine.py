@@ -365,6 +365,8 @@ class OrderMachine(RuleBasedStateMachine):
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last reads (database, cache, database): {snapshot}") from None
         d1, c, _ = snapshot
+        extra = set(d1.orders) - set(m.orders)
+        assert not extra, f"order rows nobody got a 202 for: {sorted(extra)}"
         live = [(oid, row) for oid, row in d1.orders.items() if row.status != "cancelled"]
         assert c.stock_left == m.stock - sum(row.quantity for _, row in live), (
             f"stock not conserved: stock {m.stock}, cache left {c.stock_left}, units in orders not cancelled "
