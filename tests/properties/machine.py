@@ -54,6 +54,7 @@ def logged(step: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return step(self, **kwargs)
         except AssertionError as exc:
+            self.failed = True  # the teardown's checks would only hide this failure
             raise AssertionError(f"{exc}\nsteps of this example:\n  " + "\n  ".join(self.steps)) from None
 
     return run
@@ -88,6 +89,7 @@ class OrderMachine(RuleBasedStateMachine):
         super().__init__()
         self.m: SaleModel | None = None
         self.steps: list[str] = []
+        self.failed = False
 
     @property
     def model(self) -> SaleModel:
@@ -383,7 +385,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.seen["settled"] += 1
 
     def teardown(self) -> None:
-        if self.m is not None:
+        if self.m is not None and not self.failed:
             self.steps.append("teardown: settle")
             try:
                 self._settle()
@@ -399,6 +401,7 @@ class OrderMachine(RuleBasedStateMachine):
         try:
             self._check_all()
         except AssertionError as exc:
+            self.failed = True
             raise AssertionError(f"{exc}\nafter the steps:\n  " + "\n  ".join(self.steps)) from None
 
     def _check_all(self) -> None:
