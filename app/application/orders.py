@@ -80,7 +80,10 @@ class Orders:
         pending: list[Order] = []
         if candidates:
             async with self._db.transaction() as cur:
-                known = {o.id for o in await sql_orders.by_ids(cur, [oid for _, oid in candidates])}
+                found = await sql_orders.by_ids(cur, [oid for _, oid in candidates])
+            # These rows may have been committed after the list was read: they are listed from this read.
+            written = [*written, *found]
+            known = {o.id for o in found}
             unwritten = [(sid, oid) for sid, oid in candidates if oid not in known]
             records = await self._cache.reservations(unwritten)
             pending = [reservation_from_json(raw).as_order() for raw in records.values()]
