@@ -66,19 +66,24 @@ class Orders:
         return order
 
     async def list(self, who: Principal, sale_id: int | None, limit: int, before: int | None) -> list[Order]:
-        async with self._db.transaction() as cur:
-            written = await sql_orders.list_for_user(cur, who.user_id, sale_id, limit, before)
         sales = [sale_id] if sale_id is not None else await self._cache.known_sales()
         # The user's orders still on their way (at most the per-user limit a sale): pipelined, not per sale.
+        # Read BEFORE the database: the order writer drops a pending entry only after the row is committed, so an
+        # order written meanwhile is in the database read (database first, it could be in neither read).
         candidates = [
             (sid, oid)
             for sid, oid in await self._cache.pending_order_ids(sales, who.user_id)
             if before is None or oid < before
         ]
+        async with self._db.transaction() as cur:
+            written = await sql_orders.list_for_user(cur, who.user_id, sale_id, limit, before)
         pending: list[Order] = []
         if candidates:
             async with self._db.transaction() as cur:
-                known = {o.id for o in await sql_orders.by_ids(cur, [oid for _, oid in candidates])}
+                found = await sql_orders.by_ids(cur, [oid for _, oid in candidates])
+            # These rows may have been committed after the list was read: they are listed from this read.
+            written = [*written, *found]
+            known = {o.id for o in found}
             unwritten = [(sid, oid) for sid, oid in candidates if oid not in known]
             records = await self._cache.reservations(unwritten)
             pending = [reservation_from_json(raw).as_order() for raw in records.values()]
