@@ -7,7 +7,7 @@ import tempfile
 
 import click
 
-from app.cli.runtime import run, settings, setup_command_logging
+from app.cli.runtime import config_failure, run, settings, setup_command_logging
 
 
 @click.group()
@@ -94,7 +94,7 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
     try:
         config = OperatorConfig.from_env(webhook=webhook)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise config_failure(exc) from None
     run(check_stores(cfg))
     run(run_operator(cfg, config, namespace))
 
