@@ -184,7 +184,12 @@ def dlq_replay(limit: int) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 def demo(shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_workers: int, port: int) -> None:
     """Run the whole system locally: one sale, a live progress view, a closing report and the audit."""
-    from app.cli.demo import DemoOptions, run_demo
+    try:
+        from app.cli.demo import DemoOptions, run_demo
+    except ModuleNotFoundError as exc:  # the services never need the demo's packages
+        raise click.ClickException(
+            f"the demo needs the `demo` extra ({exc.name} is missing): pip install 'flashsale[demo]'"
+        ) from None
 
     options = DemoOptions(shoppers, stock, pay_share, payment_timeout, api_workers, port)
     raise SystemExit(run(run_demo(options)))
