@@ -10,9 +10,11 @@ ARG BASE=localhost/flashsale-base:bookworm-cad9ab312b66
 FROM ${BASE} AS build
 ARG VERSION
 COPY dist/wheels/ /wheels/
-# From the wheels only: no index, no compiler, nothing editable. pip leaves the environment once it is installed.
+# From the wheels only: no index, no compiler, nothing editable; every version the one constraints.txt pins (the
+# tested ones). pip leaves the environment once it is installed.
 RUN python3 -m venv /opt/flashsale \
-    && /opt/flashsale/bin/pip install --no-cache-dir --no-index --find-links /wheels "flashsale==${VERSION}" \
+    && /opt/flashsale/bin/pip install --no-cache-dir --no-index --find-links /wheels -c /wheels/constraints.txt \
+       "flashsale==${VERSION}" \
     && /opt/flashsale/bin/pip uninstall --yes --quiet pip setuptools
 
 FROM ${BASE}

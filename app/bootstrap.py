@@ -41,6 +41,7 @@ from app.infrastructure.rate_limit import RateLimiter
 from app.infrastructure.redis_client import check_redis, make_redis
 from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.sold_out import SoldOutFlags, SoldOutListener, StockHearer
+from app.infrastructure.sql_store import SqlStore
 from app.infrastructure.timeouts import TimeoutScheduler
 from app.infrastructure.tokens import TokenService
 from app.workers.orders import OrderConsumer
@@ -124,7 +125,8 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
         drained = drain_check(cache, in_flight, names)
         catalogue = Catalogue(db, cache, use_cache=use_cache, drained=drained)
         flags = SoldOutFlags(settings.sold_out_flag_seconds)
-        returns = StockReturns(db, cache)
+        store = SqlStore(db)  # the use cases' transactions (their ports), on the same pool
+        returns = StockReturns(store, cache)
         payments = FakePaymentProvider(db)
         depth = QueueDepth(settings.rabbitmq_api_url, settings.amqp_vhost)  # the vhost the AMQP URL names
         container = Container(
@@ -137,11 +139,11 @@ async def open_container(settings: Settings, *, mint_ids: bool = False) -> Async
             tokens=tokens,
             accounts=Accounts(db, tokens, PasswordWork(settings.password_hash_concurrency)),
             catalogue=catalogue,
-            preheater=Preheater(db, cache, catalogue, drained),
+            preheater=Preheater(store, cache, catalogue, drained),
             rates=RateLimiter(redis, names),
             flags=flags,
             returns=returns,
-            orders=Orders(db, cache, payments, returns),
+            orders=Orders(store, cache, payments, returns),
             payments=payments,
             depth=depth,
             in_flight=in_flight,

@@ -4,16 +4,13 @@ repairs of payments a crash left behind."""
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
-from app.application.ports import PaymentProvider
-from app.application.stock_return import StockReturns
+from app.application.ports import OrderTx, PaymentProvider, PendingOrders, Transactions
 from app.domain.errors import Conflict, DomainError, NotFound
-from app.domain.models import Order, OrderStatus
-from app.infrastructure import sql_orders
-from app.infrastructure.db import Database
+from app.domain.models import Order, OrderStatus, StockReturn
 from app.infrastructure.metrics import PAYMENTS
 from app.infrastructure.records import reservation_from_json
-from app.infrastructure.sale_cache import SaleCache
 from app.infrastructure.tokens import Principal
 
 log = logging.getLogger(__name__)
@@ -31,9 +28,17 @@ def _pending() -> Conflict:
     return Conflict("the order is still being written; try again in a second", code="order_pending", retry_after=1)
 
 
+class Canceller(Protocol):
+    """Who wins an order's cancellation returns its stock (StockReturns)."""
+
+    async def cancel(self, order_id: int, reason: str, *, user_id: str | None = None) -> StockReturn | None: ...
+
+
 class Orders:
-    def __init__(self, db: Database, cache: SaleCache, payments: PaymentProvider, returns: StockReturns) -> None:
-        self._db = db
+    def __init__(
+        self, store: Transactions[OrderTx], cache: PendingOrders, payments: PaymentProvider, returns: Canceller
+    ) -> None:
+        self._store = store
         self._cache = cache
         self._payments = payments
         self._returns = returns
@@ -45,15 +50,15 @@ class Orders:
         return reservation_from_json(raw).as_order() if raw else None
 
     async def get(self, who: Principal, order_id: int) -> Order:
-        async with self._db.transaction() as cur:
-            order = await sql_orders.by_id(cur, order_id)
+        async with self._store.transaction() as tx:
+            order = await tx.by_id(order_id)
         if order is None:
             order = await self._find_pending(order_id)
         if order is None:
             # The order writer drops an order's record only after its row is committed: a record gone since the
             # first read means the row is there now (without this second read a 202's order could be 404).
-            async with self._db.transaction() as cur:
-                order = await sql_orders.by_id(cur, order_id)
+            async with self._store.transaction() as tx:
+                order = await tx.by_id(order_id)
         if order is None or (order.user_id != who.user_id and not who.is_admin):
             raise NotFound("no such order")
         return order
@@ -75,12 +80,12 @@ class Orders:
             for sid, oid in await self._cache.pending_order_ids(sales, who.user_id)
             if before is None or oid < before
         ]
-        async with self._db.transaction() as cur:
-            written = await sql_orders.list_for_user(cur, who.user_id, sale_id, limit, before)
+        async with self._store.transaction() as tx:
+            written = await tx.list_for_user(who.user_id, sale_id, limit, before)
         pending: list[Order] = []
         if candidates:
-            async with self._db.transaction() as cur:
-                found = await sql_orders.by_ids(cur, [oid for _, oid in candidates])
+            async with self._store.transaction() as tx:
+                found = await tx.by_ids([oid for _, oid in candidates])
             # These rows may have been committed after the list was read: they are listed from this read.
             written = [*written, *found]
             known = {o.id for o in found}
@@ -89,20 +94,20 @@ class Orders:
             pending = [reservation_from_json(raw).as_order() for raw in records.values()]
             gone = [oid for _sid, oid in unwritten if oid not in records]
             if gone:  # written (and its record dropped) since the first read: the row is there now
-                async with self._db.transaction() as cur:
-                    written = [*written, *await sql_orders.by_ids(cur, gone)]
+                async with self._store.transaction() as tx:
+                    written = [*written, *await tx.by_ids(gone)]
         merged = {o.id: o for o in pending} | {o.id: o for o in written}
         return sorted(merged.values(), key=lambda o: o.id, reverse=True)[:limit]
 
     async def pay(self, who: Principal, order_id: int) -> Order:
         order = await self._own(who, order_id)
         if order.status is OrderStatus.CREATED:
-            async with self._db.transaction() as cur:
-                claimed = await sql_orders.claim_for_payment(cur, order_id, who.user_id)
+            async with self._store.transaction() as tx:
+                claimed = await tx.claim_for_payment(order_id, who.user_id)
             if claimed:
                 return await self._charge(order)
-            async with self._db.transaction() as cur:
-                order = await sql_orders.by_id(cur, order_id) or order
+            async with self._store.transaction() as tx:
+                order = await tx.by_id(order_id) or order
         if order.status is OrderStatus.PAID:
             return order
         if order.status is OrderStatus.CANCELLED:
@@ -113,13 +118,13 @@ class Orders:
 
     async def _charge(self, order: Order) -> Order:
         ok = await self._payments.charge(str(order.id), order.amount_cents)
-        async with self._db.transaction() as cur:
-            finished = await sql_orders.finish_payment(cur, order.id, paid=ok)
+        async with self._store.transaction() as tx:
+            finished = await tx.finish_payment(order.id, paid=ok)
             if ok and not finished:
                 # This attempt stalled so long that the sweep gave the order back (no charge was seen then):
                 # keep the charge only if the order can still be paid, else refund it, never both.
-                finished = await sql_orders.pay_reopened(cur, order.id)
-            fresh = await sql_orders.by_id(cur, order.id)
+                finished = await tx.pay_reopened(order.id)
+            fresh = await tx.by_id(order.id)
         assert fresh is not None
         PAYMENTS.labels("paid" if ok else "declined").inc()
         if not ok:
@@ -138,31 +143,31 @@ class Orders:
             # Past expires_at an unpaid order ends cancelled by `timeout`, whoever gets there first.
             if await self._returns.cancel(order_id, "user", user_id=who.user_id) is None:
                 await self._returns.cancel(order_id, "timeout")
-            async with self._db.transaction() as cur:
-                order = await sql_orders.by_id(cur, order_id) or order
+            async with self._store.transaction() as tx:
+                order = await tx.by_id(order_id) or order
         if order.status is OrderStatus.CANCELLED:
             return order
         raise Conflict("the order is paid or being paid", code="order_paid")
 
     async def resolve_paying(self, older_than_seconds: int = 30, limit: int = 200) -> int:
         """Orders left in `paying` by a crash: ask the provider with the same key and finish them."""
-        async with self._db.transaction() as cur:
-            stuck = await sql_orders.stuck_paying(cur, older_than_seconds, limit)
+        async with self._store.transaction() as tx:
+            stuck = await tx.stuck_paying(older_than_seconds, limit)
         for order_id, _amount in stuck:
             charged = await self._payments.charged(str(order_id))
-            async with self._db.transaction() as cur:
-                given_back = await sql_orders.finish_payment(cur, order_id, paid=bool(charged))
+            async with self._store.transaction() as tx:
+                given_back = await tx.finish_payment(order_id, paid=bool(charged))
                 if given_back and not charged:
                     # The stalled attempt may still charge, after the order is cancelled, and die before its
                     # refund: watch it until that can no longer happen.
-                    await sql_orders.watch_payment(cur, order_id, PAYMENT_WATCH_SECONDS)
+                    await tx.watch_payment(order_id, PAYMENT_WATCH_SECONDS)
         return len(stuck)
 
     async def refund_cancelled_charges(self, limit: int = 200) -> int:
         """Refund, once, a charge that landed on a cancelled order the sweep had given back; forget each watched
         order once it is settled (paid; cancelled and refunded; cancelled and never charged in time)."""
-        async with self._db.transaction() as cur:
-            watched = await sql_orders.watched_final(cur, limit)
+        async with self._store.transaction() as tx:
+            watched = await tx.watched_final(limit)
         refunded = 0
         for order_id, status, over in watched:
             if status == "cancelled":
@@ -174,6 +179,6 @@ class Orders:
                     refunded += 1
                 elif charged is None and not over:
                     continue  # no charge yet: the stalled attempt may still make one
-            async with self._db.transaction() as cur:
-                await sql_orders.forget_watch(cur, order_id)
+            async with self._store.transaction() as tx:
+                await tx.forget_watch(order_id)
         return refunded

@@ -7,19 +7,29 @@ the dead-letter queue), so no accepted order is counted twice or missed."""
 
 from __future__ import annotations
 
-from app.application.catalogue import Catalogue, SaleView
+from typing import Protocol
+
+from app.application.catalogue import SaleView
 from app.application.drain import DrainCheck, always_drained, not_drained
+from app.application.ports import PreheatCache, PreheatTx, Transactions
 from app.domain.errors import NotFound
-from app.infrastructure import sql_catalogue as sql
-from app.infrastructure.db import Database
-from app.infrastructure.sale_cache import SaleCache
+
+
+class SaleViews(Protocol):
+    """The sale as the API shows it (the Catalogue)."""
+
+    async def sale(self, sale_id: int) -> SaleView: ...
 
 
 class Preheater:
     def __init__(
-        self, db: Database, cache: SaleCache, catalogue: Catalogue, drained: DrainCheck = always_drained
+        self,
+        store: Transactions[PreheatTx],
+        cache: PreheatCache,
+        catalogue: SaleViews,
+        drained: DrainCheck = always_drained,
     ) -> None:
-        self._db = db
+        self._store = store
         self._cache = cache
         self._catalogue = catalogue
         self._drained = drained
@@ -36,8 +46,8 @@ class Preheater:
 
     async def _load(self, sale_id: int) -> bool:
         now_ms = await self._cache.now_ms()
-        async with self._db.transaction() as cur:
-            sale = await sql.sale_by_id(cur, sale_id, lock=True)
+        async with self._store.transaction() as tx:
+            sale = await tx.sale_by_id(sale_id, lock=True)
             if sale is None:
                 raise NotFound("no such sale")
             if now_ms >= int(sale.ends_at.timestamp() * 1000):
@@ -46,22 +56,22 @@ class Preheater:
                 backlog = await self._drained(sale_id)
                 if not backlog.drained:
                     raise not_drained(backlog, "preheat again")
-            await sql.set_cache_epoch(cur, sale_id, sale.cache_epoch + 1)
+            await tx.set_cache_epoch(sale_id, sale.cache_epoch + 1)
         # The epoch is committed BEFORE the cache is written: if the write's reply is lost or this process dies
         # after it, the database still knows the sale may be selling from a cache, so the preheat after a later
         # loss waits for the orders on their way instead of taking the sale for one never loaded.
-        async with self._db.transaction() as cur:
-            sale = await sql.sale_by_id(cur, sale_id, lock=True)
+        async with self._store.transaction() as tx:
+            sale = await tx.sale_by_id(sale_id, lock=True)
             if sale is None:
                 raise NotFound("no such sale")
             loaded = await self._cache.load(
                 sale,
                 epoch=sale.cache_epoch,
-                stock_left=sale.stock - await sql.units_taken(cur, sale_id),
-                holdings=await sql.holdings(cur, sale_id),
-                idempotency=await sql.idempotency_keys(cur, sale_id),
-                cancelled=await sql.unapplied_returns(cur, sale_id),
-                placed=await sql.orders_placed(cur, sale_id),
+                stock_left=sale.stock - await tx.units_taken(sale_id),
+                holdings=await tx.holdings(sale_id),
+                idempotency=await tx.idempotency_keys(sale_id),
+                cancelled=await tx.unapplied_returns(sale_id),
+                placed=await tx.orders_placed(sale_id),
             )
             if not loaded:
                 raise _AlreadyLoaded

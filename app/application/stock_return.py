@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import logging
 
-from app.infrastructure import sql_orders
-from app.infrastructure.db import Database
+from app.application.ports import ReturnCache, ReturnTx, Transactions
+from app.domain.models import StockReturn
 from app.infrastructure.metrics import CANCELLATIONS, STOCK_RETURNS
 from app.infrastructure.redis_client import REDIS_DOWN
-from app.infrastructure.sale_cache import SaleCache
-from app.infrastructure.sql_orders import StockReturn
 
 log = logging.getLogger(__name__)
 
 
 class StockReturns:
-    def __init__(self, db: Database, cache: SaleCache) -> None:
-        self._db = db
+    def __init__(self, store: Transactions[ReturnTx], cache: ReturnCache) -> None:
+        self._store = store
         self._cache = cache
 
     async def cancel(self, order_id: int, reason: str, *, user_id: str | None = None) -> StockReturn | None:
         """Returns the stock return when this call won the cancellation, None when it did not."""
-        async with self._db.transaction() as cur:
-            ret = await sql_orders.cancel(cur, order_id, reason, user_id=user_id)
+        async with self._store.transaction() as tx:
+            ret = await tx.cancel(order_id, reason, user_id=user_id)
         if ret is None:
             return None
         CANCELLATIONS.labels(reason).inc()
@@ -39,8 +37,8 @@ class StockReturns:
         have read this return as pending just before another process applied it, and it then finds it applied
         and releases nothing (so the cache's guard entry can go once the database holds the mark)."""
         try:
-            async with self._db.transaction() as cur:
-                if not await sql_orders.lock_unapplied_return(cur, ret.order_id):
+            async with self._store.transaction() as tx:
+                if not await tx.lock_unapplied_return(ret.order_id):
                     return True  # applied meanwhile
                 result = await self._cache.release(
                     ret.sale_id,
@@ -48,7 +46,7 @@ class StockReturns:
                     user_id=ret.user_id,
                     quantity=ret.quantity,
                 )
-                await sql_orders.mark_returned(cur, ret.order_id)
+                await tx.mark_returned(ret.order_id)
         except REDIS_DOWN as exc:
             log.warning("stock return of order %s left for the sweep: %s", ret.order_id, exc)
             return False
@@ -60,8 +58,8 @@ class StockReturns:
         return True
 
     async def apply_pending(self, limit: int = 500) -> int:
-        async with self._db.transaction() as cur:
-            pending = await sql_orders.pending_returns(cur, limit)
+        async with self._store.transaction() as tx:
+            pending = await tx.pending_returns(limit)
         done = 0
         for ret in pending:
             done += int(await self.apply(ret))

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import click
 
-from app.cli.runtime import run, settings, setup_command_logging
+from app.cli.runtime import config_failure, run, settings, setup_command_logging
 
 
 @click.group()
@@ -95,7 +95,7 @@ def operator_command(namespace: str | None, webhook: str | None) -> None:
     try:
         config = OperatorConfig.from_env(webhook=webhook)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise config_failure(exc) from None
     run(check_stores(cfg))
     run(run_operator(cfg, config, namespace))
 
@@ -201,7 +201,12 @@ def demo(
     shoppers: int, stock: int, pay_share: float, payment_timeout: int, api_workers: int, port: int, serve: bool
 ) -> None:
     """Run the whole system locally: one sale, a live progress view, a closing report and the audit."""
-    from app.cli.demo import DemoOptions, run_demo
+    try:
+        from app.cli.demo import DemoOptions, run_demo
+    except ModuleNotFoundError as exc:  # the services never need the demo's packages
+        raise click.ClickException(
+            f"the demo needs the `demo` extra ({exc.name} is missing): pip install 'flashsale[demo]'"
+        ) from None
 
     options = DemoOptions(shoppers, stock, pay_share, payment_timeout, api_workers, port, serve)
     raise SystemExit(run(run_demo(options)))

@@ -15,6 +15,11 @@ from app.domain.errors import ConfigError, DomainError, ServiceUnavailable
 T = TypeVar("T")
 
 
+def config_failure(exc: ConfigError) -> click.ClickException:
+    """Each problem on its own `Error: ` line, as click prints the first."""
+    return click.ClickException("\nError: ".join(exc.problems))
+
+
 def setup_command_logging() -> None:
     """Every command's logging, before the command runs (JSON lines for a migration Job too)."""
     from app.infrastructure.logs import setup_logging
@@ -22,14 +27,14 @@ def setup_command_logging() -> None:
     try:
         setup_logging(log_format_from_env(os.environ))
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise config_failure(exc) from None
 
 
 def settings(*, require_secret: bool = True) -> Settings:
     try:
         return Settings.from_env(require_secret=require_secret)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise config_failure(exc) from None
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -40,7 +45,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return uvloop.run(coro)
     except ImportError:  # pragma: no cover - uvloop is a dependency
         return asyncio.run(coro)
-    except (ServiceUnavailable, ConfigError) as exc:
+    except ConfigError as exc:
+        raise config_failure(exc) from None
+    except ServiceUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     except DomainError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class ConfigError(Exception):
-    """A setting is missing or wrong; the process refuses to start."""
+    """Settings are missing or wrong; the process refuses to start. Each problem is one line naming its variable."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 class ServiceUnavailable(Exception):

@@ -137,3 +137,14 @@ class Reservation:
             expires_at=from_ms(self.expires_ms),
             cancel_reason=None,
         )
+
+
+@dataclass(frozen=True)
+class StockReturn:
+    """The units a cancelled order gives back, owed to the cache until the return is marked applied."""
+
+    order_id: int
+    sale_id: int
+    user_id: str
+    quantity: int
+    cache_epoch: int

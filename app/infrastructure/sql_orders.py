@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.domain.models import Order, OrderStatus
+from app.domain.models import Order, OrderStatus, StockReturn
 from app.domain.timefmt import aware, naive_utc
 
 ORDER_COLUMNS = "id, sale_id, user_id, quantity, amount_cents, status, created_at, paid_at, expires_at, cancel_reason"
@@ -38,15 +38,6 @@ class NewOrder:
             naive_utc(self.created_at),
             naive_utc(self.expires_at),
         )
-
-
-@dataclass(frozen=True)
-class StockReturn:
-    order_id: int
-    sale_id: int
-    user_id: str
-    quantity: int
-    cache_epoch: int
 
 
 def order_from_row(row: Any) -> Order:

@@ -4,6 +4,7 @@ workers, with the Lua scripts it carries."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,3 +60,17 @@ def test_the_api_and_the_workers_run(world: World) -> None:
     base = world.start_api()
     world.start_workers("all")
     order_reaches_the_database(world, base)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_wheelhouse_holds_exactly_the_pinned_versions(wheelhouse: Path) -> None:
+    """scripts/image builds the wheels with constraints.txt, so the image runs the versions the tests ran with."""
+    pins = dict(line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    pins = {_normal(name): version for name, version in pins.items()}
+    built = {_normal(w.name.split("-")[0]): w.name.split("-")[1] for w in wheelhouse.glob("*.whl")}
+    built.pop("flashsale")
+    assert {name: pins.get(name) for name in built} == built
+    assert (wheelhouse / "constraints.txt").read_text() == (ROOT / "constraints.txt").read_text()

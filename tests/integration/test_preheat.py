@@ -14,6 +14,7 @@ from app.application.preheat import Preheater
 from app.bootstrap import drain_check, open_container
 from app.domain.models import Sale
 from app.infrastructure.sale_cache import SaleCache
+from app.infrastructure.sql_store import SqlStore
 from tests.pipeline.harness import Db, cached_meta, lose_cache
 from tests.support import World, make_sale
 
@@ -145,7 +146,7 @@ def test_the_first_epoch_is_committed_before_the_cache_is_written(client: httpx.
     async def preheat_losing_the_reply() -> None:
         async with open_container(world.settings) as c:
             cache = ReplyLostAfterLoad(c.redis, c.scripts, c.names)
-            preheater = Preheater(c.db, cache, c.catalogue, drain_check(c.cache, c.in_flight, c.names))
+            preheater = Preheater(SqlStore(c.db), cache, c.catalogue, drain_check(c.cache, c.in_flight, c.names))
             with pytest.raises(RedisConnectionError):
                 await preheater.preheat(int(sale["id"]))
 

@@ -12,6 +12,7 @@ from app.bootstrap import open_container
 from app.domain.errors import Conflict
 from app.infrastructure import sql_orders
 from app.infrastructure.fake_payments import FakePaymentProvider
+from app.infrastructure.sql_store import SqlStore
 from app.infrastructure.tokens import Principal
 from tests.pipeline.harness import Db, Running, audit, buy, running_world, wait_status, wait_until
 from tests.support import make_sale
@@ -82,7 +83,7 @@ def test_a_declined_charge_answers_402_and_leaves_the_order_open(pipe: Running, 
 
     async def pay_with_a_declining_provider() -> str:
         async with open_container(world.settings) as c:
-            orders = Orders(c.db, c.cache, FakePaymentProvider(c.db, decline=True), c.returns)
+            orders = Orders(SqlStore(c.db), c.cache, FakePaymentProvider(c.db, decline=True), c.returns)
             try:
                 await orders.pay(Principal("declined", "user"), int(order_id))
             except PaymentFailed as exc:
@@ -139,7 +140,7 @@ def the_stalled_attempt_charges_now(pipe: Running, order_id: str, payments: type
                 order = await sql_orders.by_id(cur, int(order_id))
             assert order is not None
             try:
-                await Orders(c.db, c.cache, payments(c.db), c.returns)._charge(order)
+                await Orders(SqlStore(c.db), c.cache, payments(c.db), c.returns)._charge(order)
             except Conflict as exc:
                 return exc.code
             except RuntimeError as exc:

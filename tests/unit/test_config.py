@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import stat
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.config import MIN_SECRET_BYTES, Settings, vhost_of_url
+from app.config import INTEGER_RANGES, MIN_SECRET_BYTES, NUMBER_RANGES, Settings, vhost_of_url
 from app.domain.errors import ConfigError
 
 GOOD = "s" * MIN_SECRET_BYTES
@@ -146,50 +147,150 @@ def test_processes_starting_together_share_one_dev_secret(tmp_path: Path) -> Non
         assert not results[0].startswith("error")
 
 
-# A malformed value of any kind is refused with one line that names its variable (never a traceback later).
+# A malformed value of any kind is refused with one line that names its variable and the rule it broke (never a
+# traceback later): (variable, value, the rule's words in the message).
 MALFORMED = [
-    ("FLASHSALE_REDIS_URL", "localhost:6379"),  # no scheme
-    ("FLASHSALE_REDIS_URL", "http://127.0.0.1:6379/0"),
-    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:port/0"),
-    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:99999/0"),
-    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/0?socket_timeout=soon"),
-    ("FLASHSALE_REDIS_URL", "redis:///0"),
-    ("FLASHSALE_REDIS_URL", "unix://"),
-    ("FLASHSALE_AMQP_URL", "nope"),
-    ("FLASHSALE_AMQP_URL", "amqp://guest:guest@127.0.0.1:56x2/"),
-    ("FLASHSALE_AMQP_URL", "redis://127.0.0.1:5672/"),
-    ("FLASHSALE_RABBITMQ_API_URL", "127.0.0.1:15672"),
-    ("FLASHSALE_RABBITMQ_API_URL", "http://[::1/"),
-    ("FLASHSALE_RABBITMQ_API_URL", "http://"),
-    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:abc/flashsale"),
-    ("FLASHSALE_MYSQL_URL", "postgres://root@127.0.0.1:3306/flashsale"),
-    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/"),
-    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/fs;drop"),
-    ("FLASHSALE_TOKEN_TTL_SECONDS", "1h"),
-    ("FLASHSALE_TOKEN_TTL_SECONDS", "0"),
-    ("FLASHSALE_REDIS_POOL_SIZE", "1.5"),
-    ("FLASHSALE_WORKER_METRICS_PORT", "70000"),
-    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "fast"),
-    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "nan"),
-    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "inf"),
-    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "0"),
-    ("FLASHSALE_SOLD_OUT_FLAG_SECONDS", "-1"),
-    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.300"),
-    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.0/40"),
-    ("FLASHSALE_FORWARDED_ALLOW_IPS", "proxy.example"),
-    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.1,,10.0.0.2"),
-    ("FLASHSALE_NAMESPACE", "a b"),
-    ("FLASHSALE_STOCK_STRATEGY", "memory"),
+    ("FLASHSALE_REDIS_URL", "localhost:6379", "must start with one of redis://, rediss://, unix://"),
+    ("FLASHSALE_REDIS_URL", "http://127.0.0.1:6379/0", "must start with one of redis://"),
+    ("FLASHSALE_REDIS_URL", "redis:/127.0.0.1:6379/0", "must start with one of redis://"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:port/0", "must have a port of 1-65535"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:99999/0", "must have a port of 1-65535"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:0/0", "must have a port of 1-65535"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/0?socket_timeout=soon", "is refused: Invalid value for 'socket"),
+    ("FLASHSALE_REDIS_URL", "redis:///0", "must name a host"),
+    ("FLASHSALE_REDIS_URL", "unix://", "must name a socket path"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/cache", "must end in a database number"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/0/1", "must end in a database number"),
+    ("FLASHSALE_REDIS_URL", "redis://127.0.0.1:6379/-1", "must end in a database number"),
+    ("FLASHSALE_REDIS_URL", "redis://cache host:6379/0", "must not contain spaces"),
+    ("FLASHSALE_AMQP_URL", "nope", "must start with one of amqp://, amqps://"),
+    ("FLASHSALE_AMQP_URL", "redis://127.0.0.1:5672/", "must start with one of amqp://, amqps://"),
+    ("FLASHSALE_AMQP_URL", "amqp://guest:guest@127.0.0.1:56x2/", "must have a port of 1-65535"),
+    ("FLASHSALE_AMQP_URL", "amqp://guest:guest@:5672/", "must name a host"),
+    ("FLASHSALE_AMQP_URL", "amqp://127.0.0.1/team/shop", "at most one virtual host"),
+    ("FLASHSALE_RABBITMQ_API_URL", "127.0.0.1:15672", "must start with one of http://, https://"),
+    ("FLASHSALE_RABBITMQ_API_URL", "http://[::1/", "is not a valid URL"),
+    ("FLASHSALE_RABBITMQ_API_URL", "http://", "must name a host"),
+    ("FLASHSALE_RABBITMQ_API_URL", "http://127.0.0.1:70000/", "must have a port of 1-65535"),
+    ("FLASHSALE_MYSQL_URL", "postgres://root@127.0.0.1:3306/flashsale", "must start with one of mysql://, mariadb://"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:abc/flashsale", "must have a port of 1-65535"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@/flashsale", "must name a host"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/", "must name a database"),
+    ("FLASHSALE_MYSQL_URL", "mysql://root@127.0.0.1:3306/fs;drop", "must name a database"),
+    ("FLASHSALE_DEV", "on", "must be one of 1, true, yes, 0, false, no"),
+    ("FLASHSALE_DEV", "ture", "must be one of 1, true, yes, 0, false, no"),
+    ("FLASHSALE_DEV", "2", "must be one of 1, true, yes, 0, false, no"),
+    ("FLASHSALE_JWT_SECRET", "short", f"must be at least {MIN_SECRET_BYTES} bytes"),
+    ("FLASHSALE_TOKEN_TTL_SECONDS", "1h", "must be an integer"),
+    ("FLASHSALE_TOKEN_TTL_SECONDS", "1_000", "must be an integer"),
+    ("FLASHSALE_REDIS_POOL_SIZE", "1.5", "must be an integer"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "fast", "must be a number"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "nan", "must be a number"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "inf", "must be a number"),
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "1e400", "must be a number between 0.1 and 3600"),  # overflows to inf
+    ("FLASHSALE_TIMEOUT_SWEEP_SECONDS", "0", "must be a number between 0.1 and 3600"),  # would spin
+    ("FLASHSALE_SOLD_OUT_FLAG_SECONDS", "-1", "must be a number between 0 and 60"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.300", "is not an IP address or network"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.0/40", "is not an IP address or network"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "proxy.example", "is not an IP address or network"),
+    ("FLASHSALE_FORWARDED_ALLOW_IPS", "10.0.0.1,,10.0.0.2", "is not an IP address or network"),
+    ("FLASHSALE_NAMESPACE", "a b", "must be 1-32 characters of [A-Za-z0-9_-]"),
+    ("FLASHSALE_NAMESPACE", "n" * 33, "must be 1-32 characters of [A-Za-z0-9_-]"),
+    ("FLASHSALE_NAMESPACE", "caf\u00e9", "must be 1-32 characters of [A-Za-z0-9_-]"),
+    ("FLASHSALE_STOCK_STRATEGY", "memory", "must be 'redis' or 'db'"),
+    ("FLASHSALE_LOG_FORMAT", "yaml", "must be 'text' or 'json'"),
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), MALFORMED)
-def test_a_malformed_setting_is_one_line_naming_its_variable(name: str, value: str) -> None:
+@pytest.mark.parametrize(("name", "value", "rule"), MALFORMED)
+def test_a_malformed_setting_is_one_line_naming_its_variable_and_rule(name: str, value: str, rule: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"FLASHSALE_JWT_SECRET": GOOD, name: value})
     message = str(caught.value)
-    assert message.startswith(name), message
+    assert caught.value.problems == (message,)
+    assert message.split()[0].rstrip(":") == name, message
+    assert rule in message, message
     assert "\n" not in message
+    assert "guest:guest" not in message
+
+
+def _range_cases() -> list[tuple[str, str, bool]]:
+    """For every number: its lowest and highest value are read, one step outside either end is refused."""
+    cases: list[tuple[str, str, bool]] = []
+    for name, (lo, hi) in INTEGER_RANGES.items():
+        cases += [(name, str(lo), True), (name, str(hi), True), (name, str(lo - 1), False), (name, str(hi + 1), False)]
+    for name, (flo, fhi) in NUMBER_RANGES.items():
+        cases += [(name, str(flo), True), (name, str(fhi), True)]
+        cases += [(name, str(flo - 0.01), False), (name, str(fhi + 0.01), False)]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "value", "accepted"), _range_cases())
+def test_every_number_is_held_to_its_range(name: str, value: str, accepted: bool) -> None:
+    env = {"FLASHSALE_JWT_SECRET": GOOD, name: value}
+    attribute = name.removeprefix("FLASHSALE_").lower()
+    if accepted:
+        assert float(getattr(Settings.from_env(env), attribute)) == float(value)
+        return
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value).startswith(f"{name} must be "), caught.value
+    assert "between" in str(caught.value)
+
+
+def test_every_number_setting_has_a_range() -> None:
+    """A new number in Settings without a range here would be read unchecked."""
+    numeric = {
+        f"FLASHSALE_{f.name.upper()}"
+        for f in dataclasses.fields(Settings)
+        if f.type in ("int", "float") and f.name != "dev"
+    }
+    assert numeric == set(INTEGER_RANGES) | set(NUMBER_RANGES)
+
+
+def test_periods_have_floors_that_cannot_spin() -> None:
+    assert NUMBER_RANGES["FLASHSALE_TIMEOUT_SWEEP_SECONDS"][0] >= 0.1
+    assert INTEGER_RANGES["FLASHSALE_NODE_LEASE_SECONDS"][0] >= 3
+    assert INTEGER_RANGES["FLASHSALE_TOKEN_TTL_SECONDS"][0] >= 60
+
+
+@pytest.mark.parametrize(
+    ("raw", "dev"),
+    [
+        *[("1", True), ("true", True), ("TRUE", True), ("Yes", True), (" yes ", True)],
+        *[("0", False), ("false", False), ("False", False), ("NO", False), ("", False)],
+    ],
+)
+def test_dev_reads_only_the_six_words_in_any_case(raw: str, dev: bool, tmp_path: Path) -> None:
+    env = {"FLASHSALE_JWT_SECRET": GOOD, "FLASHSALE_DEV": raw, "FLASHSALE_STATE_DIR": str(tmp_path)}
+    assert Settings.from_env(env).dev is dev
+
+
+def test_a_malformed_dev_flag_generates_no_secret_and_is_the_only_complaint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FLASHSALE_DEV": "on", "FLASHSALE_STATE_DIR": str(tmp_path)})
+    assert caught.value.problems == ("FLASHSALE_DEV must be one of 1, true, yes, 0, false, no (any case), got 'on'",)
+    assert not (tmp_path / "flashsale").exists()
+
+
+def test_every_problem_is_reported_at_once_one_line_each_in_field_order() -> None:
+    env = {
+        "FLASHSALE_JWT_SECRET": "short",
+        "FLASHSALE_REDIS_URL": "redis://127.0.0.1:6379/cache",
+        "FLASHSALE_TIMEOUT_SWEEP_SECONDS": "0",
+        "FLASHSALE_LOG_FORMAT": "xml",
+        "FLASHSALE_ORDER_PREFETCH": "50",  # well-formed: not reported
+    }
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    problems = caught.value.problems
+    assert [line.split()[0] for line in problems] == [
+        "FLASHSALE_JWT_SECRET",
+        "FLASHSALE_REDIS_URL",
+        "FLASHSALE_TIMEOUT_SWEEP_SECONDS",
+        "FLASHSALE_LOG_FORMAT",
+    ]
+    assert str(caught.value).splitlines() == list(problems)
 
 
 WELL_FORMED = [
