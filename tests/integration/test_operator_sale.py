@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.application.sale_orders import SaleOrders
-from app.bootstrap import open_container
+from app.bootstrap import drain_check, open_container
 from flashsale_operator.config import OperatorConfig
 from flashsale_operator.context import Operator
 from flashsale_operator.lifecycle import SpecInvalid, apply_spec, finalize
@@ -55,7 +55,7 @@ async def operators(world: World) -> AsyncIterator[list[Operator]]:
             op = Operator(
                 c.catalogue,
                 c.preheater,
-                SaleOrders(c.db, c.cache),
+                SaleOrders(c.db, drain_check(c.cache, c.in_flight, c.names)),
                 c.cache,
                 NoScaler(),
                 StatusLog(),

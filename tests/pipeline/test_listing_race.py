@@ -17,6 +17,7 @@ from app.application.orders import Orders
 from app.bootstrap import open_container
 from app.infrastructure.records import reservation_from_json
 from app.infrastructure.sale_cache import SaleCache
+from app.infrastructure.sql_store import SqlStore
 from app.infrastructure.tokens import Principal
 from tests.pipeline.harness import Running, buy, reservation_record, running_world
 from tests.support import make_sale
@@ -63,7 +64,7 @@ class Cache(SaleCache):
 
 
 class Db:
-    """The database, with the write before its first and second transaction."""
+    """The store, with the write before its first and second transaction."""
 
     def __init__(self, db: Any, write: Write) -> None:
         self.db, self.write, self.calls = db, write, 0
@@ -72,8 +73,8 @@ class Db:
     async def transaction(self) -> AsyncIterator[Any]:
         self.calls += 1
         await self.write.at(f"database read {self.calls}")
-        async with self.db.transaction() as cur:
-            yield cur
+        async with self.db.transaction() as tx:
+            yield tx
 
 
 MOMENTS = ["pending ids", "database read 1", "database read 2", "records"]
@@ -90,7 +91,7 @@ async def test_an_order_written_while_the_list_is_read_is_listed(bare: Running, 
     record = reservation_record(world, sale["id"], order_id)
     async with open_container(world.settings) as c:
         write = Write(OrderWriter(c.db), c.cache, record, moment)
-        orders = Orders(Db(c.db, write), Cache(c.cache, write), c.payments, c.returns)  # type: ignore[arg-type]
+        orders = Orders(Db(SqlStore(c.db), write), Cache(c.cache, write), c.payments, c.returns)  # type: ignore[arg-type]
         listed = await orders.list(Principal(user, "user"), int(sale["id"]) if one_sale else None, 50, None)
     assert write.done, f"the list made no read at {moment!r}"
     assert [(o.id, o.status.value) for o in listed] == [(int(order_id), "created")], listed
