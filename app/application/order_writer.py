@@ -59,7 +59,7 @@ class OrderWriter:
         is decided, the caller holds the batch and retries later."""
         try:
             return await self._write_together(batch)
-        except _TakeFailed:
+        except (_TakeFailed, _Unwritable):
             pass  # one order spoils the batch: try each alone, so the rest still get written
         except MysqlError as exc:
             if not is_data_error(exc):
@@ -72,7 +72,7 @@ class OrderWriter:
     async def _write_alone(self, r: Reservation) -> list[Written]:
         try:
             return await self._write_together([r])
-        except _TakeFailed as exc:
+        except (_TakeFailed, _Unwritable) as exc:
             return [Written(r, Outcome.FAILED, str(exc))]
         except MysqlError as exc:
             if not is_data_error(exc):  # the orders written alone so far are recognised on the retry
@@ -105,7 +105,7 @@ class OrderWriter:
                 if not await sql_orders.take_stock(cur, sale_id, units[sale_id]):
                     raise _TakeFailed(f"sale {sale_id} has fewer than {units[sale_id]} units left in the database")
             if fresh:
-                await sql_orders.insert_orders(cur, [new_order(r) for r in fresh.values()])
+                await sql_orders.insert_orders(cur, [_row(r) for r in fresh.values()])
             results += [Written(r, Outcome.WRITTEN) for r in fresh.values()]
             # Every order here is settled by this commit (written now, written before, or a conflict).
             await sql_orders.settle_in_flight(cur, sorted({r.order_id for r in batch}))
@@ -114,6 +114,19 @@ class OrderWriter:
 
 def _payload(r: Reservation) -> tuple[int, str, int, int]:
     return (r.sale_id, r.user_id, r.quantity, r.amount_cents)
+
+
+def _row(r: Reservation) -> NewOrder:
+    """The order's row; a record that can never be one (a time past what a row holds) is the order's fault,
+    counted toward its attempts like a failed stock take, never a crash of the writer that would loop."""
+    try:
+        return new_order(r)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise _Unwritable(f"the order's record cannot become a row: {exc}") from exc
+
+
+class _Unwritable(Exception):
+    pass
 
 
 class _TakeFailed(Exception):

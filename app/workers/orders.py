@@ -131,7 +131,7 @@ class OrderConsumer:
         for msg in messages:
             try:
                 parsed.append((msg, parse_orders(msg.body)))
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError, RecursionError):
                 DEAD_LETTERED.labels("unreadable").inc()
                 log.error("order message %s is unreadable; dead-lettered", msg.message_id)
                 await settle(msg, "dead-letter")

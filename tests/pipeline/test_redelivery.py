@@ -136,25 +136,34 @@ def test_a_known_id_with_another_payload_is_dead_lettered(pipe: Running, http: h
 
 def test_poison_and_failing_messages_are_dead_lettered_and_good_ones_flow(pipe: Running, http: httpx.Client) -> None:
     world = pipe.world
-    sale = make_sale(http, world, stock=5)
+    sale = make_sale(http, world, stock=10)  # stock for all: the far record must fail on its time, not its stock
     poison = [b"not json", b"\xff\xfe\x00", b'{"o": "12"}', b"[]", b'{"o":"x","s":"1"}']
     # Readable, but it can never be written (no such sale): queued again until its attempts run out and
     # the writer dead-letters it.
     failing = json.loads(reservation_record(world, sale["id"], buy(http, world, sale["id"], "liam")))
     failing["o"], failing["s"] = str(8_999_999_000_000_000_000 + secrets.randbelow(10**9)), "999999999"
-    publish(world, pipe.names.orders_queue, [*poison, json.dumps(failing).encode()])
+    # A record whose time overflows when read (Infinity) is unreadable; one whose creation time is past the
+    # year 9999 reads, but can never become a row. Before, either one raised out of the writer: it crashed,
+    # the broker gave the batch to the next writer, which crashed on it too, for ever.
+    template = json.loads(reservation_record(world, sale["id"], buy(http, world, sale["id"], "mia")))
+    overflow = {**template, "o": str(int(template["o"]) + 1), "c": float("inf")}
+    poison.append(json.dumps(overflow).encode())
+    far = {**template, "o": str(8_998_999_000_000_000_000 + secrets.randbelow(10**9)), "c": 10**17}
+    publish(world, pipe.names.orders_queue, [*poison, json.dumps(failing).encode(), json.dumps(far).encode()])
 
     # Good orders behind them are written (the relay runs from here on).
     with pipe.running("relay"):
         good = [buy(http, world, sale["id"], f"good{i}") for i in range(3)]
         for i, order_id in enumerate(good):
             wait_status(http, world, f"good{i}", order_id, "created")
-        wait_dead_letters(pipe, len(poison) + 1, timeout=30)
+        wait_dead_letters(pipe, len(poison) + 2, timeout=30)
         with Db(world) as db:
-            assert db.value("SELECT COUNT(*) FROM orders WHERE id = %s", int(failing["o"])) == 0
-            assert db.count_orders(sale["id"]) == 4
-    # Five unreadable messages rejected at once, and the failing order after its last attempt.
-    drain_and_audit(pipe, sale["id"], dead=["rejected"] * len(poison) + ["failed"])
+            for never in (failing, far):
+                assert db.value("SELECT COUNT(*) FROM orders WHERE id = %s", int(never["o"])) == 0
+            assert db.count_orders(sale["id"]) == 5  # mia's and liam's own orders (relayed), and the three good
+    assert pipe.workers["orders"].poll() is None, "the order writer died on a message"
+    # The unreadable messages rejected at once, the failing orders after their last attempt.
+    drain_and_audit(pipe, sale["id"], dead=["rejected"] * len(poison) + ["failed"] * 2)
 
 
 def test_dlq_list_and_replay(pipe: Running, http: httpx.Client) -> None:
