@@ -21,7 +21,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import AMQPChannelError, AMQPConnectionError, ChannelInvalidStateError
 
-from app.domain.errors import ServiceUnavailable
+from app.domain.errors import ConfigError, ServiceUnavailable
 from app.infrastructure.keys import Names
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,18 @@ async def connect(url: str) -> AbstractRobustConnection:
 
 async def declare_topology(channel: AbstractChannel, names: Names, max_attempts: int) -> None:
     await channel.declare_queue(names.orders_dlq, durable=True, arguments=_quorum())
-    await channel.declare_queue(
-        names.orders_queue, durable=True, arguments=_quorum(**_dead_letter_to(names.orders_dlq))
-    )
+    try:
+        await channel.declare_queue(
+            names.orders_queue, durable=True, arguments=_quorum(**_dead_letter_to(names.orders_dlq))
+        )
+    except aio_pika.exceptions.ChannelPreconditionFailed as exc:
+        # A queue declared by an earlier release, with the broker's delivery limit (a crash counted as a failed
+        # write): RabbitMQ refuses to redeclare it with other arguments. See the README's upgrade note.
+        raise ConfigError(
+            f"RabbitMQ queue {names.orders_queue} exists with other arguments ({exc}): an earlier release declared "
+            "it with x-delivery-limit; drain it (stop the API, let the order writers empty it), delete it "
+            "(rabbitmqctl delete_queue), and start the workers again"
+        ) from exc
     await channel.declare_queue(
         names.timeouts_queue,
         durable=True,
