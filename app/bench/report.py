@@ -216,6 +216,7 @@ def render_markdown(doc: dict) -> str:
         ]
         lines += [f"| {c['name']} | {'PASS' if c['ok'] else '**FAIL**'} | {c['detail']} |" for c in sale["audit"]]
         lines += ["", "![full sale](full_sale.png)"]
+    lines += _profile_section(doc.get("profile"))
     lines += [
         "",
         "## Over time",
@@ -230,6 +231,26 @@ def render_markdown(doc: dict) -> str:
     lines += [f"| {k} | {v} |" for k, v in versions.items()]
     lines += [f"| {k} | {v} |" for k, v in settings.items()]
     return "\n".join(lines) + "\n"
+
+
+def _profile_section(profile: dict | None) -> list[str]:
+    """Where the API processes spent their time under the in-stock load (py-spy), or why that was not taken."""
+    if not profile:
+        return []
+    lines = ["", "## Profile of the API under the in-stock load", ""]
+    if not profile.get("taken"):
+        return [*lines, f"Not taken: {profile.get('why', 'unknown')}."]
+    lines += [
+        f"{profile['generator']}; {profile['samples']:,} samples; {profile['rps_while_sampled']:,.0f} req/s while "
+        "sampled. A sample counts toward every layer on its stack, so the shares add up to more than 100%.",
+        "",
+        "| layer (inclusive) | share of samples |",
+        "|---|---|",
+    ]
+    lines += [f"| {item['layer']} | {item['share']:.0%} |" for item in profile["layers"]]
+    lines += ["", "| function (self time) | share of samples |", "|---|---|"]
+    lines += [f"| `{item['function']}` | {item['share']:.1%} |" for item in profile["self_time"]]
+    return lines
 
 
 def write_report(doc: dict, out: Path) -> tuple[Path, Path]:

@@ -17,6 +17,7 @@ import httpx
 
 from app.bench import measure
 from app.bench.machine import machine, versions
+from app.bench.profile import find_py_spy, record
 from app.bench.scenarios import Plan
 from app.bench.stats import merge_percentile
 from app.bench.system import NAMESPACE, BenchSystem
@@ -164,6 +165,10 @@ class Bench:
         path = f"/api/v1/sales/{in_stock['id']}/purchase"
         runs = await self.slices(base, self.load("POST", path, distinct), plan.in_stock_slices, advance, "in stock")
         scenarios["in_stock"] = summarize(runs, self.generator)
+        advance(0, "profile: in stock, py-spy")
+        skip = max(runs[-1][1].sent, default=0) if runs else 0
+        self.doc["profile"] = await self.profile(base, self.load("POST", path, distinct), skip, work)
+        advance(plan.slice_seconds, "profile")
         path = f"/api/v1/sales/{sold_out['id']}/purchase"
         runs = await self.slices(base, self.load("POST", path, storm), plan.sold_out_slices, advance, "sold out")
         scenarios["sold_out"] = summarize(runs, self.generator)
@@ -184,6 +189,29 @@ class Bench:
         base = await system.start_api(self.port, self.api_workers)
         self.doc["full_sale"] = await self.full_sale(settings, base, crowd, advance)
         return self.doc
+
+    async def profile(self, base: str, load: Load, skip: int, work: Path) -> dict:
+        """py-spy on every API process during one more slice of the same load, kept out of the figures (sampling
+        slows what it samples)."""
+        py_spy = find_py_spy()
+        if py_spy is None:
+            return {"taken": False, "why": "py-spy is not installed (pip install py-spy)"}
+        api = self.system.procs["api-redis"]
+        pids = sorted(p for p in measure.rss_of_tree(api.pid) if p != api.pid)
+        seconds = self.plan.slice_seconds
+        load_task = asyncio.create_task(run_wrk(self.wrk, base, load, seconds + 1, skip))
+        await asyncio.sleep(0.5)  # the load is under way before the first sample
+        found, why = await record(py_spy, pids, seconds, work)
+        result = await load_task
+        if found is None:
+            return {"taken": False, "why": why}
+        return {
+            "taken": True,
+            "generator": f"py-spy record, 100 Hz, {len(pids)} API processes (without idle), during one extra "
+            f"{seconds:g} s in-stock slice not counted in the figures",
+            "rps_while_sampled": result.rps,
+            **found.to_json(),
+        }
 
     async def drain(self, settings: Settings, sale_id: int, advance: Advance) -> dict:
         async with open_container(settings) as c:
