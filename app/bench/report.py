@@ -199,7 +199,9 @@ def render_markdown(doc: dict) -> str:
             "",
             f"Stock {sale['stock']:,}, {storm.get('requests', 0):,} purchase requests from {sale['users']:,} users "
             f"({storm.get('rps', 0):,.0f} req/s, p99 {storm.get('latency_ms', {}).get('99', 0):.1f} ms); "
-            f"{sale['accepted']:,} accepted, {sale['written']:,} written, stock left {sale['stock_left']}.",
+            f"{sale['accepted']:,} accepted, {sale['written']:,} written, stock left {sale['stock_left']}. "
+            "(wrk counts the answers it read before each slice ended; the requests still open then were answered "
+            "after it stopped listening, so the 202s it counts can fall short of the orders accepted.)",
             "",
             f"- time to sell out (first to last reservation): {_num(rows.get('selling_seconds'), 's')}",
             f"- last order written after the last unit sold: {_num(rows.get('written_after_sold_out_s'), 's')}",
