@@ -5,6 +5,7 @@ ones, and the answer says so."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -31,12 +32,14 @@ class QueueDepth:
         self._base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path.rstrip('/')}"
         self._auth = (parts.username or "guest", parts.password or "guest")
         self._vhost = vhost
+        # Built once: a client made per call would load the CA store again each time (most of a sample's cost).
+        self._tls: ssl.SSLContext = httpx.create_ssl_context()
 
     async def _queue(self, queue: str) -> dict | None:
         """The management API's record of the queue, once its statistics exist; None when unreachable."""
         url = f"{self._base}/api/queues/{quote(self._vhost, safe='')}/{quote(queue, safe='')}"
         try:
-            async with httpx.AsyncClient(timeout=3, auth=self._auth) as client:
+            async with httpx.AsyncClient(timeout=3, auth=self._auth, verify=self._tls) as client:
                 reply = await client.get(url)
         except httpx.HTTPError:
             return None
