@@ -103,14 +103,15 @@ async def record(py_spy: str, pids: list[int], seconds: float, work: Path) -> tu
                 py_spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
             )
         )
-    errors = []
+    errors: list[str] = []
     for proc in procs:
         _out, err = await proc.communicate()
         if proc.returncode != 0:
-            errors.append(err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"])
+            last = err.decode(errors="replace").strip().splitlines()
+            errors.append(last[-1] if last else f"exit {proc.returncode}")
     lines = [line for out in outputs if out.exists() for line in out.read_text().splitlines()]
     if errors and not lines:
-        return None, f"py-spy failed: {errors[0][0]}"
+        return None, f"py-spy failed: {errors[0]}"
     profile = summarize(lines)
     if profile.samples == 0:
         return None, "py-spy took no samples"
