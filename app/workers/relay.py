@@ -107,10 +107,14 @@ class Relay:
             await self._in_flight.handed_off(handed)  # before the publish: never a moment uncounted
             await self._publisher.publish_all(routed)
         if acks:
+            # Only now, every confirm in: one variadic XACK and one XDEL per stream (not two commands an entry).
+            by_stream: dict[Any, list[Any]] = {}
+            for stream, entry_id in acks:
+                by_stream.setdefault(stream, []).append(entry_id)
             async with self._redis.pipeline(transaction=False) as pipe:
-                for stream, entry_id in acks:
-                    pipe.xack(stream, GROUP, entry_id)
-                    pipe.xdel(stream, entry_id)
+                for stream, ids in by_stream.items():
+                    pipe.xack(stream, GROUP, *ids)
+                    pipe.xdel(stream, *ids)
                 await pipe.execute()
         RELAYED.inc(moved)
         return moved

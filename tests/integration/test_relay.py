@@ -67,3 +67,43 @@ async def test_the_relay_recovers_after_redis_lost_its_streams(redis: Redis) -> 
         keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*")]
         if keys:
             await redis.delete(*keys)
+
+
+class RefusingPublisher:
+    async def publish_all(self, routed: Iterable[tuple[str, aio_pika.Message]]) -> None:
+        raise RuntimeError("the broker refused")
+
+
+async def test_a_batch_of_two_streams_is_acknowledged_and_deleted_only_after_its_confirms(redis: Redis) -> None:
+    names = Names(f"tr{secrets.token_hex(4)}")
+    streams = {sale: names.sale(sale).handoff for sale in (7, 8)}
+    cache = SaleCache(redis, Scripts.register(redis), names)
+    try:
+        await redis.sadd(names.handoff_sales, "7", "8")
+        for n in range(1, 7):
+            sale = 7 if n % 2 else 8
+            await redis.xadd(streams[sale], {"r": json.dumps({"o": str(n), "s": str(sale)})})
+        refused = Relay(redis, RefusingPublisher(), names, 100, cache, in_flight=RecordingInFlight())  # type: ignore[arg-type]
+        try:
+            await refused.run_once(block_ms=10)  # first its own unacknowledged entries: none
+            await refused.run_once(block_ms=10)
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the refused publish was not raised")
+        for stream in streams.values():  # not confirmed: every entry still there, read and pending
+            assert await redis.xlen(stream) == 3
+            assert (await redis.xpending(stream, "relay"))["pending"] == 3
+
+        publisher = RecordingPublisher()
+        relay = Relay(redis, publisher, names, 100, cache, in_flight=RecordingInFlight())  # type: ignore[arg-type]
+        moved = await relay.run_once(block_ms=10)  # the same consumer: it re-reads its unacknowledged entries
+        assert moved == 6
+        assert sorted(publisher.orders, key=int) == [str(n) for n in range(1, 7)]
+        for stream in streams.values():
+            assert await redis.xlen(stream) == 0
+            assert (await redis.xpending(stream, "relay"))["pending"] == 0
+    finally:
+        keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*")]
+        if keys:
+            await redis.delete(*keys)
