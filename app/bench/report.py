@@ -138,7 +138,13 @@ def render_markdown(doc: dict) -> str:
         "",
         f"Machine: {machine.get('cores')} cores, {machine.get('cpu_model')}, "
         f"{(machine.get('memory_bytes') or 0) / 2**30:.1f} GiB, {machine.get('system')} {machine.get('kernel')}. "
-        f"API: {settings.get('api_workers')} uvicorn process(es); load generator on the same machine. "
+        f"API: {settings.get('api_workers')} uvicorn process(es); "
+        + (
+            f"workers: one relay, {settings['order_writers']} order writer(s), one timeout worker, a process each; "
+            if settings.get("order_writers")
+            else ""
+        )
+        + "load generator on the same machine. "
         f"Wall time {doc.get('wall_seconds')} s.",
         "",
         *(

@@ -92,9 +92,12 @@ def write_tokens(tokens: TokenService, path: Path, users: list[str]) -> Path:
 
 
 class Bench:
-    def __init__(self, plan: Plan, api_workers: int, out: Path, wrk: str, wrk_version: str, base: Settings) -> None:
+    def __init__(
+        self, plan: Plan, api_workers: int, out: Path, wrk: str, wrk_version: str, base: Settings, order_writers: int = 2
+    ) -> None:
         self.plan = plan
         self.api_workers = api_workers
+        self.order_writers = order_writers
         self.out = out
         self.wrk = wrk
         self.wrk_version = wrk_version
@@ -217,7 +220,7 @@ class Bench:
         async with open_container(settings) as c:
             accepted = await measure.accepted(c, sale_id)
             timeline = Timeline()
-            self.system.start_workers()
+            self.system.start_workers(self.order_writers)
             done = 0
             while time.monotonic() - timeline.started < self.plan.drain_timeout:
                 done = await measure.written(c, sale_id)
@@ -326,6 +329,7 @@ class Bench:
         return {
             "mode": "quick" if plan.quick else "full",
             "api_workers": self.api_workers,
+            "order_writers": self.order_writers,
             "connections": plan.connections,
             "wrk_threads": plan.threads,
             "slice_seconds": plan.slice_seconds,
@@ -345,11 +349,13 @@ class Bench:
         }
 
 
-async def run_bench(plan: Plan, api_workers: int, out: Path, wrk: str, wrk_version: str, advance: Advance) -> dict:
+async def run_bench(
+    plan: Plan, api_workers: int, out: Path, wrk: str, wrk_version: str, advance: Advance, order_writers: int = 2
+) -> dict:
     """Run every scenario; the document the report is written from. Stops and cleans up whatever happens."""
     from app.config import Settings as S
 
-    bench = Bench(plan, api_workers, out, wrk, wrk_version, S.from_env(require_secret=False))
+    bench = Bench(plan, api_workers, out, wrk, wrk_version, S.from_env(require_secret=False), order_writers)
     work = Path(tempfile.mkdtemp(prefix="flashsale-bench-"))
     started = time.time()
     try:

@@ -132,9 +132,15 @@ class BenchSystem:
             await wait_ready(session, base, [proc], within=90)
         return base
 
-    def start_workers(self) -> Process:
-        """The relay, the order writers and the timeout worker (`flashsale worker all`)."""
-        return self._spawn("workers", ["worker", "all"], self.env())
+    def start_workers(self, order_writers: int) -> list[Process]:
+        """The relay, `order_writers` order writers and the timeout worker, each a process of its own (as the
+        chart deploys them), so the relay and the writers do not share one core's event loop."""
+        env = self.env()
+        kinds = ["relay", *["orders"] * order_writers, "timeouts"]
+        return [
+            self._spawn(f"worker-{kind}" + (f"-{n}" if kind == "orders" else ""), ["worker", kind], env)
+            for n, kind in enumerate(kinds)
+        ]
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name, None)

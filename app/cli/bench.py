@@ -12,12 +12,19 @@ import click
 @click.option("--quick", is_flag=True, help="Every scenario, short (about 2-3 minutes).")
 @click.option("--api-workers", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option(
+    "--order-writers",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="`flashsale worker orders` processes (beside one relay and one timeout worker).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Results folder (default: bench-results/<timestamp>/).",
 )
-def bench(quick: bool, api_workers: int, out: Path | None) -> None:
+def bench(quick: bool, api_workers: int, order_writers: int, out: Path | None) -> None:
     """Measure the purchase path and the order pipeline against this machine's ceiling (wrk; see README)."""
     from app.bench.plots import plots_available, write_plots
     from app.bench.report import render_markdown, write_report
@@ -41,7 +48,7 @@ def bench(quick: bool, api_workers: int, out: Path | None) -> None:
             done[0] += units
             bar.update(max(0, min(int(done[0]), plan.progress_units - 1) - bar.pos))
 
-        doc = run(run_bench(plan, api_workers, out, wrk, wrk_version(wrk), advance))
+        doc = run(run_bench(plan, api_workers, out, wrk, wrk_version(wrk), advance, order_writers))
         bar.update(plan.progress_units - bar.pos)
     if plots_available():
         write_plots(doc, out)
