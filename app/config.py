@@ -104,12 +104,12 @@ class Settings:
     # Every Redis key and RabbitMQ name starts with this; tests give each run its own.
     namespace: str = "fs"
     order_prefetch: int = 50
-    order_batch_size: int = 100
+    order_batch_size: int = 500
     order_max_attempts: int = 5
     timeout_sweep_seconds: float = 1.0
     worker_metrics_port: int = 9100
     node_lease_seconds: int = 30
-    relay_batch_size: int = 256
+    relay_batch_size: int = 1000
     sold_out_flag_seconds: float = 1.0
     # Proxies whose X-Forwarded-For names the client (addresses or CIDR networks, or "*"); none by default.
     forwarded_allow_ips: tuple[str, ...] = ()
