@@ -93,7 +93,14 @@ def write_tokens(tokens: TokenService, path: Path, users: list[str]) -> Path:
 
 class Bench:
     def __init__(
-        self, plan: Plan, api_workers: int, out: Path, wrk: str, wrk_version: str, base: Settings, order_writers: int = 2
+        self,
+        plan: Plan,
+        api_workers: int,
+        out: Path,
+        wrk: str,
+        wrk_version: str,
+        base: Settings,
+        order_writers: int = 2,
     ) -> None:
         self.plan = plan
         self.api_workers = api_workers

@@ -74,7 +74,9 @@ ORDERS_WRITTEN = Counter(
     "Orders the order writers settled as written: new rows and redeliveries of rows written before",
 )
 ORDER_BATCH = Histogram(
-    "flashsale_order_batch_size", "Orders per database transaction", buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+    "flashsale_order_batch_size",
+    "Orders per database transaction",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
 )
 ORDER_LAG = Histogram(
     "flashsale_order_pipeline_lag_seconds",
