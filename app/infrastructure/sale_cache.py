@@ -204,11 +204,17 @@ class SaleCache:
         """(sale, order id, user) now in the database: drop their records and pending entries."""
         if not orders:
             return
+        records: dict[int, list[str]] = {}  # one variadic HDEL a sale, one SREM a user's pending set
+        pending: dict[tuple[int, str], list[str]] = {}
+        for sale_id, order_id, user_id in orders:
+            records.setdefault(sale_id, []).append(str(order_id))
+            pending.setdefault((sale_id, user_id), []).append(str(order_id))
+        keys = {sale_id: self.names.sale(sale_id) for sale_id in records}
         async with self.redis.pipeline(transaction=False) as pipe:
-            for sale_id, order_id, user_id in orders:
-                keys = self.names.sale(sale_id)
-                pipe.hdel(keys.res, str(order_id))
-                pipe.srem(keys.pending(user_id), str(order_id))
+            for sale_id, ids in records.items():
+                pipe.hdel(keys[sale_id].res, *ids)
+            for (sale_id, user_id), ids in pending.items():
+                pipe.srem(keys[sale_id].pending(user_id), *ids)
             await pipe.execute()
 
     async def forget_returned(self, sale_id: int, order_id: int) -> None:

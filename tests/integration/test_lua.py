@@ -505,3 +505,27 @@ async def test_a_colliding_order_id_is_refused_not_taken_for_a_replay(env: Env) 
     assert await env.held(sale, "bob") == 0
     assert await env.held(sale, "alice") == 1
     assert [r["u"] for r in await env.handoff(sale)] == ["alice"]
+
+
+async def test_forget_written_drops_exactly_the_written_orders_of_each_sale_and_user(env: Env) -> None:
+    first, second = await env.sale(stock=10, per_user_limit=3), await env.sale(stock=10, per_user_limit=3)
+    bought = {
+        (sale.id, user): [int((await env.buy(sale, user)).value) for _ in range(n)]
+        for sale, user, n in [(first, "alice", 3), (first, "bob", 1), (second, "alice", 2)]
+    }
+    kept = [(first.id, bought[(first.id, "alice")][2])]
+    written = [
+        (sale_id, order_id, user)
+        for (sale_id, user), ids in bought.items()
+        for order_id in ids
+        if (sale_id, order_id) not in kept
+    ]
+    for sale_id, order_id, _user in written:  # recorded by the reservations
+        assert await env.cache.reservation(sale_id, order_id) is not None
+    await env.cache.forget_written(written)
+    for sale_id, order_id, _user in written:
+        assert await env.cache.reservation(sale_id, order_id) is None
+    assert await env.cache.reservation(first.id, kept[0][1]) is not None
+    assert await env.cache.pending_order_ids([first.id], "alice") == kept
+    assert await env.cache.pending_order_ids([first.id, second.id], "bob") == []
+    assert await env.cache.pending_order_ids([second.id], "alice") == []
