@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from app.infrastructure.db import Database
 
-# ON DUPLICATE KEY: a republished order (a relay restarted before its acknowledgement) is recorded once; plain
-# %s placeholders, so asyncmy folds the rows into one INSERT.
-RECORD = (
-    "INSERT INTO orders_in_flight (order_id, sale_id) VALUES (%s, %s) ON DUPLICATE KEY UPDATE sale_id = VALUES(sale_id)"
-)
+# ON DUPLICATE KEY: a republished order (a relay restarted before its acknowledgement) is recorded once. The
+# rows are integers only, written as text directly (int() makes each a number): the driver's escaping of two
+# values a row was a third of the relay's CPU.
+RECORD = "INSERT INTO orders_in_flight (order_id, sale_id) VALUES {} ON DUPLICATE KEY UPDATE sale_id = VALUES(sale_id)"
 
 
 class InFlight:
@@ -24,8 +23,9 @@ class InFlight:
         """Record (order id, sale id) pairs about to be published."""
         if not orders:
             return
+        rows = ",".join([f"({int(order_id)},{int(sale_id)})" for order_id, sale_id in orders])
         async with self._db.transaction() as cur:
-            await cur.executemany(RECORD, orders)
+            await cur.execute(RECORD.format(rows))
 
     async def count(self, sale_id: int) -> int:
         """The sale's orders in flight that have no row yet. An order with a row is written whatever its record

@@ -150,7 +150,7 @@ class OrderConsumer:
         due: list[DueTimeout] = []
         written: list[tuple[int, int, str]] = []  # (sale, order, user) in the database now
         extra: list[tuple[str, aio_pika.Message]] = []  # orders queued again alone, or dead-lettered
-        now = time.time()
+        now, created = time.time(), 0
         for msg, batch in parsed:
             for r in batch:
                 result = outcome[id(r)]
@@ -159,7 +159,7 @@ class OrderConsumer:
                     written.append((r.sale_id, r.order_id, r.user_id))
                     if not result.detail:  # a new row, not a redelivery of one written before
                         ORDER_LAG.observe(max(0.0, now - r.created_ms / 1000))
-                        ORDERS_CREATED.inc()
+                        created += 1
                 elif result.outcome is Outcome.CONFLICT:
                     DEAD_LETTERED.labels("conflict").inc()
                     log.error("order %s: %s; dead-lettered", r.order_id, result.detail)
@@ -176,6 +176,7 @@ class OrderConsumer:
                     else:
                         log.warning("order %s not written (%s); retried alone", r.order_id, result.detail)
                         extra.append((self._names.orders_queue, order_message(r, attempts=attempts)))
+        ORDERS_CREATED.inc(created)  # the rows are committed, whatever happens next
         try:
             await self._timeouts.schedule(due)
             if extra:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from app.domain.errors import InvalidRequest
-from app.domain.timefmt import format_time, from_ms, parse_rfc3339, to_ms
+from app.domain.timefmt import db_time_ms, format_time, from_ms, naive_utc, parse_rfc3339, to_ms
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,20 @@ def test_formatted_output_parses_back_and_milliseconds_round_trip() -> None:
     assert parse_rfc3339(format_time(moment), "t") == moment
     assert from_ms(to_ms(moment)) == moment
     assert to_ms(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)) == 1000
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, 999, 1000, -1, -1001, 1_764_750_000_123, 1_764_750_000_000, 253_402_300_799_999, -30_610_224_000_000],
+)
+def test_the_database_text_of_a_time_names_the_same_moment_as_its_datetime(ms: int) -> None:
+    text = db_time_ms(ms)
+    assert len(text) == len("2026-12-03 08:00:00.123")
+    assert datetime.fromisoformat(text) == datetime(1970, 1, 1) + timedelta(milliseconds=ms)  # exactly
+    # what the datetime path sent (from_ms goes through a float: near the year 9999 it is off by microseconds)
+    assert abs(datetime.fromisoformat(text) - naive_utc(from_ms(ms))) < timedelta(milliseconds=1)
+
+
+def test_a_time_past_what_a_datetime_holds_has_no_database_text() -> None:
+    with pytest.raises(OverflowError):
+        db_time_ms(10**17)
