@@ -33,6 +33,10 @@ GROUP = "relay"
 # Orders in one AMQP message: one publish, one confirm and one delivery carry many orders.
 ORDERS_PER_MESSAGE = 100
 CLAIM_IDLE_MS = 15_000
+# After a round that found less than a full batch, wait this long before the next: at a trickle every round
+# (a read, an in-flight insert, a publish and its confirm, an acknowledgement) would carry one order; waiting
+# lets the next one carry what arrived meanwhile. A backlog is read in full batches and never waits.
+LINGER_SECONDS = 0.05
 
 
 class Relay:
@@ -162,7 +166,10 @@ class Relay:
                     await self.claim_abandoned()
                     await self.forget_finished()
                     last_claim = loop.time()
-                await self.run_once()
+                moved = await self.run_once()
+                if 0 < moved < self._batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=LINGER_SECONDS)
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as exc:
