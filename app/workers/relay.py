@@ -188,11 +188,19 @@ class Relay:
                 await asyncio.sleep(1)
 
 
+_DECODE = json.JSONDecoder().raw_decode
+
+
 def _order_and_sale(record: str) -> list[tuple[int, int]]:
     """(order id, sale id) of a reservation record; none for one that cannot be read (the order writer
     dead-letters it as unreadable)."""
     try:
-        data = json.loads(record)
+        try:  # the decoder itself, without json.loads' layers: a third of the relay's parsing per record
+            data, end = _DECODE(record)
+            if end != len(record):
+                raise ValueError("more after the record")
+        except (ValueError, TypeError):
+            data = json.loads(record)  # json.loads' own rules decide (whitespace around it, or its error)
         return [(int(data["o"]), int(data["s"]))]
     except (ValueError, KeyError, TypeError):
         return []
