@@ -17,10 +17,9 @@ from typing import Any
 
 from app.domain.errors import Unavailable
 from app.domain.models import OrderStatus, Reservation
-from app.domain.timefmt import db_time_ms, from_ms
+from app.domain.timefmt import db_time_ms
 from app.infrastructure import sql_orders
 from app.infrastructure.db import Database, MysqlError, is_data_error
-from app.infrastructure.sql_orders import NewOrder
 
 CREATED = OrderStatus.CREATED.value
 
@@ -36,21 +35,6 @@ class Written:
     reservation: Reservation
     outcome: Outcome
     detail: str = ""
-
-
-def new_order(r: Reservation) -> NewOrder:
-    return NewOrder(
-        id=r.order_id,
-        sale_id=r.sale_id,
-        user_id=r.user_id,
-        quantity=r.quantity,
-        amount_cents=r.amount_cents,
-        status=OrderStatus.CREATED.value,
-        idempotency_key=r.idempotency_key,
-        cache_epoch=r.epoch,
-        created_at=from_ms(r.created_ms),
-        expires_at=from_ms(r.expires_ms),
-    )
 
 
 class OrderWriter:
@@ -120,8 +104,9 @@ def _payload(r: Reservation) -> tuple[int, str, int, int]:
 
 
 def _row(r: Reservation) -> tuple[Any, ...]:
-    """The order's row, in sql_orders.INSERT_ORDER's columns: new_order(r).row(), with its times built as the
-    database's text directly (a datetime per time and the driver's escaping of it were a fifth of the writer).
+    """The order's row, in sql_orders.INSERT_ORDER's columns (NewOrder.row()'s; tests/unit/test_order_row.py),
+    with its times built as the database's text directly (a datetime per time and the driver's escaping of it
+    were a fifth of the writer).
     A record that can never be a row (a time past what a row holds) is the order's fault, counted toward its
     attempts like a failed stock take, never a crash of the writer that would loop."""
     try:

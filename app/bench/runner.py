@@ -24,6 +24,7 @@ from app.bench.system import NAMESPACE, BenchSystem
 from app.bench.wrk import Load, WrkResult, run_wrk
 from app.bootstrap import open_container
 from app.cli.loadtest import LoadtestPlan, create_sale
+from app.cli.processes import exited_early
 from app.config import Settings
 from app.infrastructure.tokens import TokenService
 
@@ -227,9 +228,11 @@ class Bench:
         async with open_container(settings) as c:
             accepted = await measure.accepted(c, sale_id)
             timeline = Timeline()
-            self.system.start_workers(self.order_writers)
+            workers = self.system.start_workers(self.order_writers)
             done = 0
             while time.monotonic() - timeline.started < self.plan.drain_timeout:
+                if (proc := exited_early(workers)) is not None:  # not a drain that merely never ends
+                    raise RuntimeError(f"a worker exited during the drain ({proc.args!r}, status {proc.returncode})")
                 done = await measure.written(c, sale_id)
                 timeline.add(written=done)
                 if done >= accepted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from operator import index
 from typing import Any
 
 from app.domain.models import Order, OrderStatus, StockReturn
@@ -73,8 +74,9 @@ async def insert_rows(cur: Any, rows: list[tuple[Any, ...]]) -> None:
 
 def int_list(values: list[int]) -> str:
     """Integers as SQL text ('1, 2, 3'): int() makes each one a number, so nothing needs escaping (the driver's
-    escaping costs more than the statement for a batch of ids)."""
-    return ", ".join([str(int(v)) for v in values])
+    escaping costs more than the statement for a batch of ids). operator.index refuses anything that is not an
+    integer (a float or a string), where int() would quietly truncate or parse it."""
+    return ", ".join([str(index(v)) for v in values])
 
 
 async def settle_in_flight(cur: Any, ids: list[int]) -> None:

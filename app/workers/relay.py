@@ -111,14 +111,17 @@ class Relay:
             await self._in_flight.handed_off(handed)  # before the publish: never a moment uncounted
             await self._publisher.publish_all(routed)
         if acks:
-            # Only now, every confirm in: one variadic XACK and one XDEL per stream (not two commands an entry).
+            # Only now, every confirm in: one variadic XDEL and one XACK per stream (not two commands an entry).
+            # XDEL first: a relay that dies between the two leaves deleted entries still pending, which its
+            # re-read of id 0 returns without fields and acknowledges; the other order would leave acknowledged
+            # entries in the stream that nothing reads again (the sale never drains).
             by_stream: dict[Any, list[Any]] = {}
             for stream, entry_id in acks:
                 by_stream.setdefault(stream, []).append(entry_id)
             async with self._redis.pipeline(transaction=False) as pipe:
                 for stream, ids in by_stream.items():
-                    pipe.xack(stream, GROUP, *ids)
                     pipe.xdel(stream, *ids)
+                    pipe.xack(stream, GROUP, *ids)
                 await pipe.execute()
         RELAYED.inc(moved)
         return moved
@@ -202,5 +205,5 @@ def _order_and_sale(record: str) -> list[tuple[int, int]]:
         except (ValueError, TypeError):
             data = json.loads(record)  # json.loads' own rules decide (whitespace around it, or its error)
         return [(int(data["o"]), int(data["s"]))]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # Infinity, or nested past the limit
         return []
