@@ -107,3 +107,31 @@ async def test_a_batch_of_two_streams_is_acknowledged_and_deleted_only_after_its
         keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*")]
         if keys:
             await redis.delete(*keys)
+
+
+async def test_a_relay_that_died_between_delete_and_acknowledge_heals_on_its_reread(redis: Redis) -> None:
+    """The relay deletes a round's entries before acknowledging them: a crash between the two leaves deleted
+    entries pending, which the re-read returns without fields and acknowledges, so the hand-off drains."""
+    names = Names(f"tr{secrets.token_hex(4)}")
+    stream = names.sale(7).handoff
+    cache = SaleCache(redis, Scripts.register(redis), names)
+    try:
+        await redis.sadd(names.handoff_sales, "7")
+        ids = [await redis.xadd(stream, {"r": json.dumps({"o": str(n), "s": "7"})}) for n in (1, 2, 3)]
+        publisher = RecordingPublisher()
+        relay = Relay(redis, publisher, names, 100, cache, in_flight=RecordingInFlight())  # type: ignore[arg-type]
+        await relay.run_once(block_ms=10)  # creates the group; its own unacknowledged entries: none
+        # The crash: the round's entries were read, published and deleted, never acknowledged.
+        await redis.xreadgroup("relay", relay._consumer, {stream: ">"}, count=100)
+        await redis.xdel(stream, *ids)
+        assert (await redis.xpending(stream, "relay"))["pending"] == 3
+        assert await redis.xlen(stream) == 0
+        restarted = Relay(redis, publisher, names, 100, cache, in_flight=RecordingInFlight())  # type: ignore[arg-type]
+        restarted._consumer = relay._consumer  # the same pod restarted
+        await restarted.run_once(block_ms=10)
+        assert (await redis.xpending(stream, "relay"))["pending"] == 0
+        assert publisher.orders == []  # nothing to publish again: the entries' records were gone
+    finally:
+        keys = [k async for k in redis.scan_iter(match=f"{names.namespace}:*")]
+        if keys:
+            await redis.delete(*keys)
