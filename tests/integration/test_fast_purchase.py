@@ -124,6 +124,8 @@ async def test_the_purchase_route_is_the_fast_paths_and_the_rest_is_starlettes(s
         ("streamed_too_large", 413),
         ("no_token", 401),
         ("bad_token", 401),
+        ("bad_token_first", 401),
+        ("bad_key_first", 422),
         ("too_large_and_no_token", 413),
         ("bad_json", 422),
         ("bad_quantity", 422),
@@ -147,6 +149,9 @@ async def test_each_error_is_answered_exactly_as_the_route_answers_it(
         "streamed_too_large": (sale, {"headers": [token], "chunks": [b"{" * 9000, b" " * 9000, b"}"]}),
         "no_token": (sale, {}),
         "bad_token": (sale, {"headers": [("Authorization", "Bearer not.a.token")]}),
+        # A header sent twice: the first one counts, as Starlette's Headers.get reads it.
+        "bad_token_first": (sale, {"headers": [("Authorization", "Bearer junk"), token]}),
+        "bad_key_first": (sale, {"headers": [token, ("Idempotency-Key", "a b"), ("Idempotency-Key", "ok")]}),
         "too_large_and_no_token": (sale, {"chunks": [b"x" * BIG]}),
         "bad_json": (sale, {"headers": [token], "chunks": [b"{nope"]}),
         "bad_quantity": (sale, {"headers": [token], "chunks": [b'{"quantity": 0}']}),
