@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from app.api import fast_purchase
+from app.api import routes_purchase as purchase
 from app.api.errors import HANDLERS
+from app.api.fast_purchase import FastPurchase
 from app.api.middleware import BodyLimit, Metrics
 from app.api.operations import OPERATIONS
 from app.api.storefront import STOREFRONT
@@ -20,9 +26,34 @@ from app.infrastructure.metrics import forget_process
 
 # The route table's order: the hot path first (the router tries routes in order).
 ROUTES = [Route(op.path, op.endpoint, methods=[op.method]) for op in OPERATIONS]
+PURCHASE_ROUTE = next(r for r in ROUTES if r.endpoint is purchase.purchase)
+
+# NOTE: POST /sales/{id}/purchase never passes through this list: the fast path (app/api/fast_purchase.py) takes
+# it before Starlette and does these middlewares' work itself. A middleware added here must be applied there too.
+MIDDLEWARE = [Middleware(Metrics, routes=ROUTES), Middleware(BodyLimit)]
+assert tuple(m.cls for m in MIDDLEWARE) == fast_purchase.COVERS, "the purchase fast path bypasses this middleware"
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+class Api:
+    """The Starlette app, with the purchase route's POSTs sent straight to the fast path. Everything else (other
+    routes, the lifespan, attributes such as `state` and `routes`) is the Starlette app's."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.purchase = FastPurchase(app, PURCHASE_ROUTE)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sale_id = self.purchase.sale_id(scope)
+        if sale_id is None:
+            await self.app(scope, receive, send)
+        else:
+            await self.purchase(scope, receive, send, sale_id)
+
+
+def create_app(settings: Settings | None = None) -> Api:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         cfg = settings or Settings.from_env()
@@ -30,13 +61,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with open_container(cfg, mint_ids=True) as container:
                 app.state.container = container
+                # What start-up made lives as long as the process: the collector need not walk it again and again.
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
+            gc.unfreeze()
             forget_process()
 
-    return Starlette(
-        routes=[*ROUTES, *STOREFRONT],
-        middleware=[Middleware(Metrics, routes=ROUTES), Middleware(BodyLimit)],
-        exception_handlers=HANDLERS,
-        lifespan=lifespan,
+    return Api(
+        Starlette(
+            routes=[*ROUTES, *STOREFRONT],
+            middleware=MIDDLEWARE,
+            exception_handlers=HANDLERS,
+            lifespan=lifespan,
+        )
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -74,7 +76,8 @@ async def internal_error(_request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "something went wrong on our side")
 
 
-HANDLERS = {
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+HANDLERS: dict[Any, Handler] = {
     DomainError: domain_error,
     HTTPException: http_error,
     ServiceUnavailable: unavailable,
@@ -83,3 +86,12 @@ HANDLERS = {
     500: internal_error,
     Exception: internal_error,
 }
+
+
+def handler_for(exc: Exception) -> Handler | None:
+    """The handler Starlette's exception middleware picks for `exc` (the nearest class in its MRO); None for one
+    only the server-error middleware catches (an unexpected error: `internal_error`, then re-raised)."""
+    for cls in type(exc).__mro__:
+        if cls is not Exception and cls in HANDLERS:
+            return HANDLERS[cls]
+    return None

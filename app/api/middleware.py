@@ -28,10 +28,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await _reject(send)
-                return
+        if declared_too_large(scope["headers"], self.limit):
+            await reject_too_large(send)
+            return
         seen = 0
 
         async def capped() -> Message:
@@ -47,7 +46,12 @@ class BodyLimit:
         await self.app(scope, capped, send)
 
 
-async def _reject(send: Send) -> None:
+def declared_too_large(headers: Sequence[tuple[bytes, bytes]], limit: int) -> bool:
+    """A Content-Length over the cap, or one that is not a number, in any of the request's headers."""
+    return any(name == b"content-length" and (not value.isdigit() or int(value) > limit) for name, value in headers)
+
+
+async def reject_too_large(send: Send) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -78,8 +82,7 @@ class Metrics:
                 if match is Match.FULL:
                     endpoint = child.get("endpoint")
                     break
-        # A mounted app (the storefront's assets) names its label itself: one label for all its files.
-        return str(getattr(endpoint, "route_label", None) or getattr(endpoint, "__name__", "unmatched"))
+        return route_label(endpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,3 +108,9 @@ class Metrics:
             HTTP_LATENCY.labels(route).observe(took)
             if status >= 500:
                 self.failures.note(route, scope["method"], status, took)
+
+
+def route_label(endpoint: Any) -> str:
+    """A route's label in the metrics: its endpoint's name. A mounted app (the storefront's assets) names its
+    label itself: one label for all its files."""
+    return str(getattr(endpoint, "route_label", None) or getattr(endpoint, "__name__", "unmatched"))

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from app.api.shapes import MAX_BODY
 from app.domain.errors import InvalidRequest
 
-__all__ = ["ID_MAX", "MAX_BODY", "page_args", "path_id", "query_id", "read_body"]
+__all__ = ["ID_MAX", "MAX_BODY", "page_args", "parse_id", "path_id", "query_id", "read_body"]
 
 ID_MAX = (1 << 63) - 1
 
@@ -27,9 +27,13 @@ async def read_body(request: Request) -> bytes:
 
 def path_id(request: Request, name: str = "id") -> int:
     """A decimal id in the path; anything malformed is simply not found."""
+    return parse_id(request.path_params.get(name, ""))
+
+
+def parse_id(raw: object) -> int:
+    """A decimal id as the path carries it; anything malformed is simply not found."""
     from app.domain.errors import NotFound
 
-    raw = request.path_params.get(name, "")
     if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         raise NotFound("not found")
     value = int(raw)

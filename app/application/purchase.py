@@ -5,6 +5,7 @@ Checks follow the contract's order. A process that knows a sale is sold out answ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from app.infrastructure.sold_out import SoldOutFlags
 
 log = logging.getLogger(__name__)
 ID_ATTEMPTS = 3  # fresh order ids tried when one collides with another purchase's
+# A reservation whose reply was lost is settled by its record: looked up for this long, a short pause between tries.
+RECORD_CHECK_SECONDS = 1.0
+RECORD_CHECK_PAUSE = 0.2
 _CONFLICTS = {"ended", "not_started", "paused", "sold_out", "limit_exceeded", "insufficient_stock"}
 _MESSAGES = {
     "ended": "the sale has ended",
@@ -106,12 +110,15 @@ class RedisPurchase:
                 )
             except REDIS_DOWN as exc:
                 # The script may have run before the reply was lost: its reservation record says so.
-                if await self._recorded(req.sale_id, order_id):
+                recorded = await self._recorded(req.sale_id, order_id)
+                if recorded:
                     return Accepted(order_id, "pending"), "accepted"
-                raise Unavailable(
-                    "the stock store (Redis) is unreachable; nothing was reserved, or a retry with the same "
-                    "Idempotency-Key returns the real outcome"
-                ) from exc
+                if recorded is None:
+                    raise Unavailable(
+                        "the stock store (Redis) is unreachable and whether this purchase was reserved is unknown; "
+                        "a retry with the same Idempotency-Key returns the real outcome"
+                    ) from exc
+                raise Unavailable("the stock store (Redis) did not answer; nothing was reserved") from exc
             if result.code != "collision":
                 break
             # Another purchase holds this id (two processes minted on one node): nothing was reserved.
@@ -141,13 +148,22 @@ class RedisPurchase:
             return await self._not_loaded(req, result.now_ms)
         raise RuntimeError(f"unexpected reservation result {code!r}")
 
-    async def _recorded(self, sale_id: int, order_id: int) -> bool:
-        """Whether this order was accepted: its record, or its row once written (the record is dropped then)."""
-        try:
-            if await self._cache.reservation(sale_id, order_id) is not None:
-                return True
-        except REDIS_DOWN:
-            return False
+    async def _recorded(self, sale_id: int, order_id: int) -> bool | None:
+        """Whether this order was accepted: its record, or its row once written (the record is dropped then).
+        None: Redis stayed unreachable for the few short tries of RECORD_CHECK_SECONDS, so nobody can tell."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECORD_CHECK_SECONDS
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    record = await self._cache.reservation(sale_id, order_id)
+                break
+            except REDIS_DOWN:  # TimeoutError, the deadline's too, is an OSError
+                if loop.time() + RECORD_CHECK_PAUSE >= deadline:
+                    return None
+                await asyncio.sleep(RECORD_CHECK_PAUSE)
+        if record is not None:
+            return True
         async with self._db.transaction() as cur:
             return await sql_orders.by_id(cur, order_id) is not None
 

@@ -14,6 +14,7 @@ from app.domain.models import Sale
 from app.domain.timefmt import to_ms
 from app.infrastructure.keys import Names
 from app.infrastructure.lua import Scripts
+from app.infrastructure.script_batch import ScriptBatch
 
 # Sale keys live this long after the sale ends and its last payment window closes (idempotency replays).
 KEEP_AFTER_END_MS = 24 * 3600 * 1000
@@ -33,6 +34,8 @@ class SaleCache:
         self.redis = redis
         self.scripts = scripts
         self.names = names
+        # Reservations of one event-loop tick share a round trip (app/infrastructure/script_batch.py).
+        self._reserve = ScriptBatch(redis, scripts.reserve)
 
     async def now_ms(self) -> int:
         sec, usec = await self.redis.time()
@@ -124,7 +127,7 @@ class SaleCache:
         orders_max: int = 0,
     ) -> ReserveResult:
         keys = self.names.sale(sale_id)
-        code, value, now = await self.scripts.reserve(
+        code, value, now = await self._reserve(
             keys=keys.reserve(user_id),
             args=[
                 user_id,

@@ -1,0 +1,227 @@
+"""The purchase fast path (app/api/fast_purchase.py) answers POST /sales/{id}/purchase, and answers it exactly as
+the Starlette route behind it would: the same status, headers and body (in the same two sends), the same
+metrics, for every answer of the contract. Each case goes to the app `create_app` makes (the fast path) and to
+the Starlette app inside it (the route), in process, against the session's real stores."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from starlette.types import ASGIApp, Message
+
+from app.api.app import Api, create_app
+from tests.support import World, make_sale
+
+V1 = "/api/v1"
+BIG = 16 * 1024 + 1
+
+
+@pytest.fixture
+async def served(world: World) -> AsyncIterator[Api]:
+    app = create_app(dataclasses.replace(world.settings, rate_limit_user=3))
+    async with app.router.lifespan_context(app.app):
+        yield app
+
+
+async def call(
+    app: ASGIApp,
+    path: str,
+    headers: Sequence[tuple[str, str]] = (),
+    chunks: Sequence[bytes] = (b"",),
+    method: str = "POST",
+    sent: list[Message] | None = None,
+) -> list[Message]:
+    """One request straight through ASGI; every message the app sends (into `sent`, if given)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        "client": ("127.0.0.7", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    incoming: list[Message] = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
+    ]
+    sent = [] if sent is None else sent
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def answer(sent: list[Message]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    return sent[0]["status"], list(sent[0]["headers"]), sent[1]["body"]
+
+
+def requests_counted(status: int) -> float:
+    labels = {"route": "purchase", "method": "POST", "code": str(status)}
+    return REGISTRY.get_sample_value("flashsale_http_requests_total", labels) or 0.0
+
+
+def outcomes_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("flashsale_purchases_total", {"outcome": outcome}) or 0.0
+
+
+async def both(served: Api, path: str, **kwargs: Any) -> tuple[Any, Any]:
+    """The fast path's answer and the route's, each proven to come from where it should."""
+    taken = served.purchase.answered
+    fast = answer(await call(served, path, **kwargs))
+    assert served.purchase.answered == taken + 1, "the fast path did not answer"
+    slow = answer(await call(served.app, path, **kwargs))
+    assert served.purchase.answered == taken + 1, "the route's answer went through the fast path"
+    return fast, slow
+
+
+@pytest.fixture
+def sales(client: httpx.Client, world: World) -> dict[str, dict]:
+    return {
+        "open": make_sale(client, world, stock=50, per_user_limit=1),
+        "ended": make_sale(client, world, start_offset=-7200, length=60),
+        "not_started": make_sale(client, world, start_offset=3600),
+        "not_loaded": make_sale(client, world, preheat=False),
+    }
+
+
+def auth(world: World, user: str | None = None) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {world.token(user or 'u-' + secrets.token_hex(4))}")
+
+
+async def test_the_purchase_route_is_the_fast_paths_and_the_rest_is_starlettes(served: Api, world: World) -> None:
+    taken = served.purchase.answered
+    assert answer(await call(served, "/healthz", method="GET"))[0] == 200
+    assert answer(await call(served, f"{V1}/sales/1/purchase", method="GET"))[0] == 405
+    assert answer(await call(served, f"{V1}/sales/1/purchase/", headers=[auth(world)]))[0] != 202
+    assert served.purchase.answered == taken
+    assert answer(await call(served, f"{V1}/sales/1/purchase"))[0] == 401
+    assert served.purchase.answered == taken + 1
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("declared_too_large", 413),
+        ("streamed_too_large", 413),
+        ("no_token", 401),
+        ("bad_token", 401),
+        ("bad_token_first", 401),
+        ("bad_key_first", 422),
+        ("too_large_and_no_token", 413),
+        ("bad_json", 422),
+        ("bad_quantity", 422),
+        ("unknown_field", 422),
+        ("bad_key", 422),
+        ("bad_json_and_no_token", 401),
+        ("malformed_id", 404),
+        ("no_such_sale", 404),
+        ("ended", 409),
+        ("not_started", 409),
+        ("not_loaded", 503),
+    ],
+)
+async def test_each_error_is_answered_exactly_as_the_route_answers_it(
+    served: Api, world: World, sales: dict[str, dict], case: str, status: int
+) -> None:
+    sale = f"{V1}/sales/{sales['open']['id']}/purchase"
+    token = auth(world)
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "declared_too_large": (sale, {"headers": [token, ("Content-Length", str(BIG))], "chunks": [b"x" * BIG]}),
+        "streamed_too_large": (sale, {"headers": [token], "chunks": [b"{" * 9000, b" " * 9000, b"}"]}),
+        "no_token": (sale, {}),
+        "bad_token": (sale, {"headers": [("Authorization", "Bearer not.a.token")]}),
+        # A header sent twice: the first one counts, as Starlette's Headers.get reads it.
+        "bad_token_first": (sale, {"headers": [("Authorization", "Bearer junk"), token]}),
+        "bad_key_first": (sale, {"headers": [token, ("Idempotency-Key", "a b"), ("Idempotency-Key", "ok")]}),
+        "too_large_and_no_token": (sale, {"chunks": [b"x" * BIG]}),
+        "bad_json": (sale, {"headers": [token], "chunks": [b"{nope"]}),
+        "bad_quantity": (sale, {"headers": [token], "chunks": [b'{"quantity": 0}']}),
+        "unknown_field": (sale, {"headers": [token], "chunks": [b'{"qty": 1}']}),
+        "bad_key": (sale, {"headers": [token, ("Idempotency-Key", "no spaces")]}),
+        "bad_json_and_no_token": (sale, {"chunks": [b"{nope"]}),
+        "malformed_id": (f"{V1}/sales/abc/purchase", {"headers": [token]}),
+        "no_such_sale": (f"{V1}/sales/987654321987/purchase", {"headers": [token]}),
+        "ended": (f"{V1}/sales/{sales['ended']['id']}/purchase", {"headers": [token]}),
+        "not_started": (f"{V1}/sales/{sales['not_started']['id']}/purchase", {"headers": [token]}),
+        "not_loaded": (f"{V1}/sales/{sales['not_loaded']['id']}/purchase", {"headers": [token]}),
+    }
+    path, kwargs = cases[case]
+    counted = requests_counted(status)
+    fast, slow = await both(served, path, **kwargs)
+    assert fast == slow
+    assert fast[0] == status
+    assert requests_counted(status) == counted + 2  # once each, under the same route label
+    body = json.loads(fast[2])
+    assert set(body) <= {"error", "message", "field"} and body["message"]
+    if status == 503:
+        assert (b"retry-after", b"1") in fast[1]
+
+
+async def test_accepted_replayed_and_refused_purchases_answer_alike(
+    served: Api, world: World, sales: dict[str, dict]
+) -> None:
+    sale = f"{V1}/sales/{sales['open']['id']}/purchase"
+    user = "buyer-" + secrets.token_hex(4)
+    accepted = outcomes_counted("accepted")
+    first = answer(await call(served, sale, headers=[auth(world, user), ("Idempotency-Key", "k-1")]))
+    assert first[0] == 202 and json.loads(first[2])["status"] == "pending"
+    assert outcomes_counted("accepted") == accepted + 1
+    # A replay of the key: the same 202, byte for byte, from either path.
+    replayed = outcomes_counted("replay")
+    fast, slow = await both(served, sale, headers=[auth(world, user), ("Idempotency-Key", "k-1")])
+    assert fast == slow == first
+    assert outcomes_counted("replay") == replayed + 2
+    # The user's one unit is taken: the next purchase is past the per-user limit, on either path.
+    fast, slow = await both(served, sale, headers=[auth(world, user)], chunks=[b'{"quantity": 1}'])
+    assert fast == slow
+    assert fast[0] == 409 and json.loads(fast[2])["error"] == "limit_exceeded"
+    # Over the per-user rate (3 a second here), with Retry-After. The rate counts per second of Redis' clock: a
+    # second that turns between the calls starts a fresh count, so the round is tried again then.
+    for _round in range(5):
+        hurried = auth(world, "hurried-" + secrets.token_hex(4))
+        for _ in range(3):
+            await call(served, sale, headers=[hurried], chunks=[b'{"quantity": 7}'])
+        fast, slow = await both(served, sale, headers=[hurried], chunks=[b'{"quantity": 7}'])
+        if fast[0] == slow[0] == 429:
+            break
+    assert fast == slow
+    assert fast[0] == 429 and (b"retry-after", b"1") in fast[1]
+
+
+async def test_an_unexpected_error_is_a_500_then_raised_to_the_server(
+    served: Api, world: World, sales: dict[str, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(_req: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(served.app.state.container.purchase, "purchase", broken)
+    sale = f"{V1}/sales/{sales['open']['id']}/purchase"
+    counted = requests_counted(500)
+    answers = []
+    for app in (served, served.app):
+        sent: list[Message] = []
+        with pytest.raises(RuntimeError, match="a bug"):
+            await call(app, sale, headers=[auth(world)], sent=sent)
+        answers.append(answer(sent))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 500 and json.loads(answers[0][2])["error"] == "internal_error"
+    assert requests_counted(500) == counted + 2
