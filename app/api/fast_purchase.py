@@ -31,6 +31,14 @@ from app.infrastructure.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUES
 COVERS = (Metrics, BodyLimit)
 
 
+def check_middleware(middleware: list[Any]) -> None:
+    """Refuses a middleware list this path does not cover: a middleware added there would silently not apply to
+    purchases."""
+    classes = tuple(m.cls for m in middleware)
+    if classes != COVERS:
+        raise RuntimeError(f"the purchase fast path covers {COVERS}, not the middleware {classes}")
+
+
 async def read_capped(receive: Receive, limit: int = MAX_BODY) -> bytes:
     """The body, as Starlette reads it (a disconnect raises ClientDisconnect); past the cap, PayloadTooLarge at
     once, as BodyLimit and `read_body` answer a streamed body that grows past it."""
@@ -73,6 +81,7 @@ class FastPurchase:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, sale_id: str) -> None:
         self.answered += 1
+        scope["app"] = self.app  # as Starlette sets it: handlers may reach the app through their request
         started = False
 
         async def sending(message: Message) -> None:

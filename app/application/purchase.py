@@ -6,6 +6,7 @@ Checks follow the contract's order. A process that knows a sale is sold out answ
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from app.infrastructure.idgen import IdGenerator
 from app.infrastructure.metrics import SOLD_OUT_SHORTCUTS
 from app.infrastructure.redis_client import REDIS_DOWN
 from app.infrastructure.sale_cache import SaleCache
+from app.infrastructure.script_batch import NotSent
 from app.infrastructure.sold_out import SoldOutFlags
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,22 @@ _MESSAGES = {
     "limit_exceeded": "this quantity would take you past the per-user limit",
     "insufficient_stock": "fewer units are left than you asked for",
 }
+
+
+# A lost reply that no record settles: the purchase may yet be accepted, so the answer never says it was not.
+_UNKNOWN = "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
+_UNKNOWN_KEYED = _UNKNOWN + "a retry with the same Idempotency-Key returns the real outcome"
+_UNKNOWN_KEYLESS = _UNKNOWN + "check GET /api/v1/orders before buying again"
+
+
+def _record_is(record: str, req: PurchaseRequest) -> bool:
+    """Whether a reservation record (lua/reserve.lua's JSON) is this request's: same user, same quantity."""
+    try:
+        data = json.loads(record)
+        return bool(data["u"] == req.user_id and int(data["q"]) == req.quantity)
+    except (ValueError, TypeError, KeyError):
+        log.error("unreadable reservation record %r", record[:200])
+        return False
 
 
 @dataclass(frozen=True)
@@ -108,17 +126,14 @@ class RedisPurchase:
                     backlog_max=self._limits.backlog_max,
                     orders_max=self._limits.orders_per_user,
                 )
-            except REDIS_DOWN as exc:
-                # The script may have run before the reply was lost: its reservation record says so.
-                recorded = await self._recorded(req.sale_id, order_id)
-                if recorded:
-                    return Accepted(order_id, "pending"), "accepted"
-                if recorded is None:
-                    raise Unavailable(
-                        "the stock store (Redis) is unreachable and whether this purchase was reserved is unknown; "
-                        "a retry with the same Idempotency-Key returns the real outcome"
-                    ) from exc
+            except NotSent as exc:
                 raise Unavailable("the stock store (Redis) did not answer; nothing was reserved") from exc
+            except REDIS_DOWN as exc:
+                # The script may have run before the reply was lost, or may still run: its record tells only
+                # when it is there. Not finding it proves nothing, so that answer never says nothing was reserved.
+                if await self._recorded(req, order_id):
+                    return Accepted(order_id, "pending"), "accepted"
+                raise Unavailable(_UNKNOWN_KEYED if req.idempotency_key else _UNKNOWN_KEYLESS) from exc
             if result.code != "collision":
                 break
             # Another purchase holds this id (two processes minted on one node): nothing was reserved.
@@ -148,24 +163,31 @@ class RedisPurchase:
             return await self._not_loaded(req, result.now_ms)
         raise RuntimeError(f"unexpected reservation result {code!r}")
 
-    async def _recorded(self, sale_id: int, order_id: int) -> bool | None:
-        """Whether this order was accepted: its record, or its row once written (the record is dropped then).
-        None: Redis stayed unreachable for the few short tries of RECORD_CHECK_SECONDS, so nobody can tell."""
+    async def _recorded(self, req: PurchaseRequest, order_id: int) -> bool:
+        """Whether this purchase was accepted under this order id: its record, or its row once written (the
+        record is dropped then), for the same user and quantity. False when neither is found, or when Redis stayed
+        unreachable for the few short tries of RECORD_CHECK_SECONDS."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RECORD_CHECK_SECONDS
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    record = await self._cache.reservation(sale_id, order_id)
+                    record = await self._cache.reservation(req.sale_id, order_id)
                 break
             except REDIS_DOWN:  # TimeoutError, the deadline's too, is an OSError
                 if loop.time() + RECORD_CHECK_PAUSE >= deadline:
-                    return None
+                    return False
                 await asyncio.sleep(RECORD_CHECK_PAUSE)
         if record is not None:
-            return True
+            return _record_is(record, req)
         async with self._db.transaction() as cur:
-            return await sql_orders.by_id(cur, order_id) is not None
+            row = await sql_orders.by_id(cur, order_id)
+        return (
+            row is not None
+            and row.sale_id == req.sale_id
+            and row.user_id == req.user_id
+            and (row.quantity == req.quantity)
+        )
 
     async def _not_loaded(self, req: PurchaseRequest, now_ms: int) -> tuple[Accepted, str]:
         """The cache has no such sale: tell 404 from a sale that is not (or no longer) loaded."""

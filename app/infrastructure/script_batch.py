@@ -4,14 +4,19 @@ Each caller queues its keys and arguments and awaits a future; the first caller 
 (`loop.call_soon`), which packs every queued EVALSHA, writes them on one pooled connection and reads the
 replies in order. What a failure means depends on when it happens:
 
-- before anything is sent (an argument that cannot be packed, no connection to be had): the script did not run
-  for the calls concerned, and they get that error as a plain call would;
+- an argument that cannot be packed: that call alone fails, unsent, with the packer's error;
+- before anything is sent (no connection to be had, the script cannot be loaded again): the scripts concerned did
+  not run, and each of their callers gets `NotSent`;
 - once sending has started (a broken connection, a timeout, a reply that cannot be parsed): nobody knows which
-  scripts ran, so every call of the batch still waiting gets `redis.exceptions.ConnectionError` and its caller
+  scripts ran, or whether one still will, so each call of the batch still waiting gets `ReplyLost` and its caller
   settles the outcome itself (a reservation by its record). A script is never sent again after that, and the
   connection is dropped, since replies may still be on their way on it;
 - a NOSCRIPT reply: the script did not run; it is loaded once and those calls alone are sent again, once;
 - any other error reply belongs to its own call only.
+
+Both errors are `redis.exceptions.ConnectionError`s (code that cannot tell them apart treats both as an outage),
+one object per caller, with what happened as its `__cause__`. A caller cancelled after its call was sent does not
+stop the batch: its reply is read and dropped, and the connection stays usable.
 
 The queue belongs to one event loop; a call from another loop (tests run several) starts afresh."""
 
@@ -29,6 +34,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, NoScriptError, ResponseError
 
 MAX_BATCH = 256  # calls written on one connection at once; more go in further batches, on other connections
+
+
+class NotSent(RedisConnectionError):
+    """The call never reached Redis: its script did not run."""
+
+
+class ReplyLost(RedisConnectionError):
+    """The call was sent (or partly) and its reply was lost: the script may have run, or may still run."""
 
 
 @dataclass(slots=True)
@@ -76,10 +89,9 @@ class ScriptBatch:
                 self._script.sha = await self._redis.script_load(self._script.script)
                 for call in await self._send(again):
                     _settle(call.future, exc=NoScriptError("NOSCRIPT after the script was loaded again"))
-        except BaseException as exc:  # every waiting caller hears of it, whatever it is
-            error = exc if isinstance(exc, Exception) else RedisConnectionError(f"the batch was stopped: {exc!r}")
+        except BaseException as exc:  # every caller still waiting hears of it: its call was not sent
             for call in calls:
-                _settle(call.future, exc=error)
+                _settle(call.future, exc=_caused(NotSent(f"the batched script call was not sent: {exc!r}"), exc))
             if not isinstance(exc, Exception):
                 raise
 
@@ -126,16 +138,22 @@ class ScriptBatch:
             except BaseException as exc:
                 # Sent, or partly: which scripts ran is unknown, and replies may still come on this connection.
                 await conn.disconnect(nowait=True)
-                lost = RedisConnectionError(f"the reply to a batched script call was lost: {exc!r}")
-                lost.__cause__ = exc
                 for call in sent:
-                    _settle(call.future, exc=lost)
+                    _settle(
+                        call.future,
+                        exc=_caused(ReplyLost(f"the reply to a batched script call was lost: {exc!r}"), exc),
+                    )
                 if not isinstance(exc, Exception):
                     raise
                 return []
         finally:
-            await pool.release(conn)
+            await asyncio.shield(pool.release(conn))  # a cancellation here must not leak the connection
         return noscript
+
+
+def _caused(error: RedisConnectionError, cause: BaseException) -> RedisConnectionError:
+    error.__cause__ = cause
+    return error
 
 
 def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from starlette.types import ASGIApp, Message
 
 from app.api.app import Api, create_app
+from app.infrastructure.script_batch import NotSent, ReplyLost
 from tests.support import World, make_sale
 
 V1 = "/api/v1"
@@ -97,6 +98,7 @@ async def both(served: Api, path: str, **kwargs: Any) -> tuple[Any, Any]:
 def sales(client: httpx.Client, world: World) -> dict[str, dict]:
     return {
         "open": make_sale(client, world, stock=50, per_user_limit=1),
+        "one_left": make_sale(client, world, stock=1, per_user_limit=5),
         "ended": make_sale(client, world, start_offset=-7200, length=60),
         "not_started": make_sale(client, world, start_offset=3600),
         "not_loaded": make_sale(client, world, preheat=False),
@@ -111,7 +113,7 @@ async def test_the_purchase_route_is_the_fast_paths_and_the_rest_is_starlettes(s
     taken = served.purchase.answered
     assert answer(await call(served, "/healthz", method="GET"))[0] == 200
     assert answer(await call(served, f"{V1}/sales/1/purchase", method="GET"))[0] == 405
-    assert answer(await call(served, f"{V1}/sales/1/purchase/", headers=[auth(world)]))[0] != 202
+    assert answer(await call(served, f"{V1}/sales/1/purchase/", headers=[auth(world)]))[0] == 307  # Starlette's
     assert served.purchase.answered == taken
     assert answer(await call(served, f"{V1}/sales/1/purchase"))[0] == 401
     assert served.purchase.answered == taken + 1
@@ -137,6 +139,10 @@ async def test_the_purchase_route_is_the_fast_paths_and_the_rest_is_starlettes(s
         ("ended", 409),
         ("not_started", 409),
         ("not_loaded", 503),
+        ("content_length_not_a_number", 413),  # a length that bounds nothing: refused as too large
+        ("id_zero", 404),
+        ("id_of_20_digits", 404),
+        ("insufficient_stock", 409),
     ],
 )
 async def test_each_error_is_answered_exactly_as_the_route_answers_it(
@@ -163,6 +169,13 @@ async def test_each_error_is_answered_exactly_as_the_route_answers_it(
         "ended": (f"{V1}/sales/{sales['ended']['id']}/purchase", {"headers": [token]}),
         "not_started": (f"{V1}/sales/{sales['not_started']['id']}/purchase", {"headers": [token]}),
         "not_loaded": (f"{V1}/sales/{sales['not_loaded']['id']}/purchase", {"headers": [token]}),
+        "content_length_not_a_number": (sale, {"headers": [token, ("Content-Length", "abc")]}),
+        "id_zero": (f"{V1}/sales/0/purchase", {"headers": [token]}),
+        "id_of_20_digits": (f"{V1}/sales/{'9' * 20}/purchase", {"headers": [token]}),
+        "insufficient_stock": (
+            f"{V1}/sales/{sales['one_left']['id']}/purchase",
+            {"headers": [token], "chunks": [b'{"quantity": 2}']},
+        ),
     }
     path, kwargs = cases[case]
     counted = requests_counted(status)
@@ -225,3 +238,51 @@ async def test_an_unexpected_error_is_a_500_then_raised_to_the_server(
     assert answers[0] == answers[1]
     assert answers[0][0] == 500 and json.loads(answers[0][2])["error"] == "internal_error"
     assert requests_counted(500) == counted + 2
+
+
+async def test_a_sold_out_sale_answers_alike(served: Api, world: World, sales: dict[str, dict]) -> None:
+    sale = f"{V1}/sales/{sales['one_left']['id']}/purchase"
+    assert answer(await call(served, sale, headers=[auth(world)]))[0] == 202  # the last unit
+    for key in ((), (("Idempotency-Key", "k-late"),)):  # the in-process flag's answer, and Redis' own
+        fast, slow = await both(served, sale, headers=[auth(world), *key])
+        assert fast == slow
+        assert fast[0] == 409 and json.loads(fast[2])["error"] == "sold_out"
+
+
+@pytest.mark.parametrize(
+    ("error", "key", "says"),
+    [
+        (NotSent, None, "nothing was reserved"),
+        (ReplyLost, "k-lost", "same Idempotency-Key"),
+        (ReplyLost, None, "GET /api/v1/orders"),
+    ],
+)
+async def test_a_redis_failure_is_answered_alike(
+    served: Api,
+    world: World,
+    sales: dict[str, dict],
+    monkeypatch: pytest.MonkeyPatch,
+    error: type[Exception],
+    key: str | None,
+    says: str,
+) -> None:
+    """A reservation that never reached Redis, and one whose reply was lost (no record: the outcome is unknown)."""
+    cache = served.app.state.container.cache
+    calls = 0
+
+    async def failing(*_args: Any, **_kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        raise error("Redis went away")
+
+    monkeypatch.setattr(cache, "reserve", failing)
+    sale = f"{V1}/sales/{sales['open']['id']}/purchase"
+    headers = [auth(world), *((("Idempotency-Key", key),) if key else ())]
+    counted = requests_counted(503)
+    fast, slow = await both(served, sale, headers=headers)
+    assert calls == 2
+    assert fast == slow
+    assert fast[0] == 503 and (b"retry-after", b"1") in fast[1]
+    body = json.loads(fast[2])
+    assert body["error"] == "unavailable" and says in body["message"], body
+    assert requests_counted(503) == counted + 2

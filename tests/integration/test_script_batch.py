@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 
 from app.infrastructure.redis_client import REDIS_DOWN, make_redis
-from app.infrastructure.script_batch import ScriptBatch
+from app.infrastructure.script_batch import NotSent, ReplyLost, ScriptBatch
 
 URL = "redis://127.0.0.1:6379/0"
 # Counts its runs in KEYS[1] (so a script run twice shows), answers ARGV[1], fails on cue.
@@ -168,7 +168,9 @@ async def test_a_failure_after_sending_fails_every_waiting_call_and_the_pool_sta
         monkeypatch.setattr(AbstractConnection, "read_response", real)
         assert done[0] == "v0"
         for lost in done[1:]:
-            assert isinstance(lost, RedisConnectionError) and isinstance(lost, REDIS_DOWN)
+            assert isinstance(lost, ReplyLost) and isinstance(lost, REDIS_DOWN)
+            assert isinstance(lost.__cause__, InvalidResponse)
+        assert len({id(lost) for lost in done[1:]}) == 3  # one error per caller: tracebacks are not shared
         assert sends.evalshas == [4]  # nothing was sent again
         assert await redis.get(counter) == "4"  # every script ran once; the callers settle it themselves
         # The replies left unread went with the dropped connection: the next batch reads its own.
@@ -193,7 +195,7 @@ async def test_a_timeout_after_sending_fails_every_call_and_sends_nothing_again(
         batch = ScriptBatch(redis, redis.register_script(BODY))
         done = await asyncio.gather(*(batch(["k"], [f"v{i}"]) for i in range(3)), return_exceptions=True)
         for lost in done:
-            assert isinstance(lost, RedisConnectionError), lost
+            assert isinstance(lost, ReplyLost), lost
             assert "Timeout" in repr(lost.__cause__)
         assert received.count(b"EVALSHA") == 3
         assert all(not c.is_connected for c in redis.connection_pool._available_connections)  # type: ignore[attr-defined]
@@ -227,3 +229,66 @@ def test_a_new_event_loop_starts_with_an_empty_queue() -> None:
     stranded.cancel()
     first.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
     first.close()
+
+
+async def test_a_refused_connection_fails_every_call_as_not_sent() -> None:
+    """Nothing listens on the port: no script can have run, and each caller is told so."""
+    probe = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    redis = Redis(host="127.0.0.1", port=port, socket_connect_timeout=1, protocol=2, driver_info=None)
+    try:
+        batch = ScriptBatch(redis, redis.register_script(BODY))
+        done = await asyncio.gather(*(batch(["k"], [f"v{i}"]) for i in range(3)), return_exceptions=True)
+        for error in done:
+            assert isinstance(error, NotSent) and not isinstance(error, ReplyLost), error
+            assert isinstance(error, REDIS_DOWN) and error.__cause__ is not None
+        assert len({id(error) for error in done}) == 3
+    finally:
+        await redis.aclose()
+
+
+async def test_a_script_that_cannot_be_loaded_again_fails_its_calls_as_not_sent(
+    redis: Redis, counter: str, sends: Sends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def load_fails(_script: str) -> str:
+        raise RedisConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis, "script_load", load_fails)
+    batch = ScriptBatch(redis, fresh_script(redis))
+    done = await asyncio.gather(*(batch([counter], [f"v{i}"]) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(d, NotSent) for d in done), done
+    assert sends.evalshas == [3]  # the first try answered NOSCRIPT; nothing went again
+    assert await redis.get(counter) is None  # no script ran
+
+
+async def test_a_caller_cancelled_after_sending_leaves_the_batch_and_the_connection_whole(
+    counter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = make_redis(URL, 1)  # one connection: the next batch must get it back, in a clean state
+    try:
+        batch = ScriptBatch(redis, await loaded(redis))
+        real = AbstractConnection.read_response
+        reading = asyncio.Event()
+        go_on = asyncio.Event()
+
+        async def held(self: AbstractConnection, *args: Any, **kwargs: Any) -> Any:
+            reading.set()
+            await go_on.wait()  # the calls are on the wire; their replies wait until the caller is cancelled
+            return await real(self, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "read_response", held)
+        tasks = [asyncio.ensure_future(batch([counter], [f"v{i}"])) for i in range(3)]
+        await asyncio.wait_for(reading.wait(), 10)
+        tasks[1].cancel()
+        go_on.set()
+        done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+        monkeypatch.setattr(AbstractConnection, "read_response", real)
+        assert done[0] == "v0" and done[2] == "v2"
+        assert isinstance(done[1], asyncio.CancelledError)
+        assert await redis.get(counter) == "3"  # the cancelled caller's script ran: it was sent
+        # Its reply was read and dropped: the next batch on the one connection reads its own replies.
+        assert await asyncio.gather(*(batch([counter], [f"w{i}"]) for i in range(2))) == ["w0", "w1"]
+    finally:
+        await redis.aclose()
