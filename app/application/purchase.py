@@ -40,20 +40,29 @@ _MESSAGES = {
 }
 
 
-# A lost reply that no record settles: the purchase may yet be accepted, so the answer never says it was not.
-_UNKNOWN = "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
-_UNKNOWN_KEYED = _UNKNOWN + "a retry with the same Idempotency-Key returns the real outcome"
-_UNKNOWN_KEYLESS = _UNKNOWN + "check GET /api/v1/orders before buying again"
+_NOT_RESERVED = "the stock store (Redis) did not answer; nothing was reserved"
+# Redis (or the database) stayed unreachable after a lost reply: the contract's other 503, for a keyed purchase.
+_UNKNOWN = (
+    "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
+    "a retry with the same Idempotency-Key returns the real outcome"
+)
+_UNKNOWN_KEYLESS = (
+    "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
+    "it had no Idempotency-Key, so check GET /api/v1/orders before buying again"
+)
 
 
 def _record_is(record: str, req: PurchaseRequest) -> bool:
     """Whether a reservation record (lua/reserve.lua's JSON) is this request's: same user, same quantity."""
     try:
         data = json.loads(record)
-        return bool(data["u"] == req.user_id and int(data["q"]) == req.quantity)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, OverflowError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
         log.error("unreadable reservation record %r", record[:200])
         return False
+    quantity = data.get("q")
+    return data.get("u") == req.user_id and type(quantity) is int and quantity == req.quantity
 
 
 @dataclass(frozen=True)
@@ -127,13 +136,16 @@ class RedisPurchase:
                     orders_max=self._limits.orders_per_user,
                 )
             except NotSent as exc:
-                raise Unavailable("the stock store (Redis) did not answer; nothing was reserved") from exc
+                raise Unavailable(_NOT_RESERVED) from exc
             except REDIS_DOWN as exc:
-                # The script may have run before the reply was lost, or may still run: its record tells only
-                # when it is there. Not finding it proves nothing, so that answer never says nothing was reserved.
-                if await self._recorded(req, order_id):
+                # The script may have run before the reply was lost, or may still run: settling the order id
+                # either finds its record or fences the id, so that a late call reserves nothing.
+                settled = await self._settled(req, order_id)
+                if settled is None:
+                    raise Unavailable(_UNKNOWN if req.idempotency_key else _UNKNOWN_KEYLESS) from exc
+                if settled:
                     return Accepted(order_id, "pending"), "accepted"
-                raise Unavailable(_UNKNOWN_KEYED if req.idempotency_key else _UNKNOWN_KEYLESS) from exc
+                raise Unavailable(_NOT_RESERVED) from exc
             if result.code != "collision":
                 break
             # Another purchase holds this id (two processes minted on one node): nothing was reserved.
@@ -146,6 +158,8 @@ class RedisPurchase:
             return Accepted(int(result.value), "pending"), "accepted"
         if code == "replay":
             return Accepted(int(result.value), "pending"), "replay"
+        if code == "fenced":  # this very order id was settled as not reserved (only a late call can meet it)
+            raise Unavailable(_NOT_RESERVED)
         if code == "reused":
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
         if code == "too_many_orders":
@@ -163,31 +177,31 @@ class RedisPurchase:
             return await self._not_loaded(req, result.now_ms)
         raise RuntimeError(f"unexpected reservation result {code!r}")
 
-    async def _recorded(self, req: PurchaseRequest, order_id: int) -> bool:
-        """Whether this purchase was accepted under this order id: its record, or its row once written (the
-        record is dropped then), for the same user and quantity. False when neither is found, or when Redis stayed
-        unreachable for the few short tries of RECORD_CHECK_SECONDS."""
+    async def _settled(self, req: PurchaseRequest, order_id: int) -> bool | None:
+        """Whether this purchase was reserved under this order id, once Redis answers again (a few short tries
+        within RECORD_CHECK_SECONDS): its record, or its row once written (the record is dropped then), of the
+        same sale, user and quantity. False: it was not, and now cannot be (the id is fenced). None: nobody can
+        tell (Redis stayed unreachable, or the database did not answer)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RECORD_CHECK_SECONDS
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    record = await self._cache.reservation(req.sale_id, order_id)
+                    record = await self._cache.settle(req.sale_id, order_id)
                 break
             except REDIS_DOWN:  # TimeoutError, the deadline's too, is an OSError
                 if loop.time() + RECORD_CHECK_PAUSE >= deadline:
-                    return False
+                    return None
                 await asyncio.sleep(RECORD_CHECK_PAUSE)
         if record is not None:
             return _record_is(record, req)
-        async with self._db.transaction() as cur:
-            row = await sql_orders.by_id(cur, order_id)
-        return (
-            row is not None
-            and row.sale_id == req.sale_id
-            and row.user_id == req.user_id
-            and (row.quantity == req.quantity)
-        )
+        try:
+            async with self._db.transaction() as cur:
+                row = await sql_orders.by_id(cur, order_id)
+        except Exception:  # unreachable (Unavailable) or failing: either way nobody can tell
+            log.warning("the database did not answer while settling order %s", order_id, exc_info=True)
+            return None
+        return row is not None and (row.sale_id, row.user_id, row.quantity) == (req.sale_id, req.user_id, req.quantity)
 
     async def _not_loaded(self, req: PurchaseRequest, now_ms: int) -> tuple[Accepted, str]:
         """The cache has no such sale: tell 404 from a sale that is not (or no longer) loaded."""

@@ -130,6 +130,25 @@ SCENARIO_NAMES = {
 }
 
 
+# Scenarios whose every request is a distinct user's first purchase: any answer but 202 means the users ran out
+# and wrapped around (a second purchase of one user is 409 limit_exceeded), and the figure is not what it says.
+DISTINCT_USER_SCENARIOS = ("in_stock", "baseline_db")
+
+
+def _repeated_users(scenarios: dict) -> list[str]:
+    lines = []
+    for key in DISTINCT_USER_SCENARIOS:
+        s = scenarios.get(key)
+        other = sum(n for status, n in (s or {}).get("statuses", {}).items() if str(status) != "202")
+        if other:
+            lines.append(
+                f"**{SCENARIO_NAMES[key]}: {other:,} answers were not 202**, each a user's second purchase: a few "
+                "come from the requests in flight when a slice ends (the next slice starts after what was sent); "
+                "more mean the distinct users ran out and came round again (raise the plan's distinct_users)."
+            )
+    return ["", *lines] if lines else []
+
+
 def render_markdown(doc: dict) -> str:
     """The report, from the run document alone."""
     settings, machine, versions = doc.get("settings", {}), doc.get("machine", {}), doc.get("versions", {})
@@ -182,6 +201,7 @@ def render_markdown(doc: dict) -> str:
             f"| {label} | {s['rps']:,.0f} | {_num(ratio(s['rps'], ceiling), 'x')} | {lat['50']:.1f} | "
             f"{lat['90']:.1f} | {lat['99']:.1f} | {lat['99.9']:.1f} | {answers} | {socket} |"
         )
+    lines += _repeated_users(scenarios)
     drain = doc.get("drain")
     if drain:
         lines += [

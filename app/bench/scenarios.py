@@ -13,7 +13,8 @@ class Plan:
     in_stock_slices: int
     sold_out_slices: int
     baseline_slices: int
-    distinct_users: int  # tokens for the in-stock and baseline scenarios (one purchase each)
+    distinct_users: int  # tokens for the in-stock and baseline scenarios (one purchase each; enough for the
+    # in-stock slices and the profile's at this machine's ceiling, or the report says they came round again)
     storm_users: int  # the sold-out storm's crowd, retrying
     sale_stock: int  # the full sale
     sale_requests: int
@@ -47,7 +48,7 @@ QUICK = Plan(
     in_stock_slices=4,
     sold_out_slices=3,
     baseline_slices=3,
-    distinct_users=80_000,
+    distinct_users=200_000,
     storm_users=1_000,
     sale_stock=2_000,
     sale_requests=20_000,
@@ -61,7 +62,7 @@ FULL = Plan(
     in_stock_slices=6,
     sold_out_slices=4,
     baseline_slices=6,
-    distinct_users=250_000,
+    distinct_users=600_000,
     storm_users=10_000,
     sale_stock=100_000,
     sale_requests=1_000_000,

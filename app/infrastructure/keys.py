@@ -17,18 +17,22 @@ class SaleKeys:
     rate: str
     placed: str  # user -> orders placed in the sale (capped)
     returned: str
+    fenced: str  # order ids settled as not reserved after a lost reply (lua/settle.lua); no reservation takes one
 
     def pending(self, user: str) -> str:
         """Set of the user's order ids not yet in the database: one small key per user, O(1) to update."""
         return f"{self.tag}:pending:{user}"
 
     def reserve(self, user: str) -> list[str]:
-        return [self.meta, self.users, self.idem, self.res, self.handoff, self.rate, self.placed, self.pending(user)]
+        return [
+            self.meta, self.users, self.idem, self.res, self.handoff, self.rate, self.placed, self.pending(user),
+            self.fenced,
+        ]  # fmt: skip
 
     def expiring(self) -> list[str]:
         """Everything but the hand-off stream, which must never expire with orders in it (the per-user pending
         sets get the same expiry from the reservation script)."""
-        return [self.meta, self.users, self.idem, self.res, self.rate, self.placed, self.returned]
+        return [self.meta, self.users, self.idem, self.res, self.rate, self.placed, self.returned, self.fenced]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Names:
             rate=f"{tag}:rate",
             placed=f"{tag}:placed",
             returned=f"{tag}:returned",
+            fenced=f"{tag}:fenced",
         )
 
     @property

@@ -12,7 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease", "end", "forget")
+SCRIPT_NAMES = ("reserve", "release", "adjust", "load", "lease", "end", "forget", "settle")
 
 
 def lua_dir() -> Path:
@@ -31,6 +31,7 @@ class Scripts:
     lease: AsyncScript
     end: AsyncScript
     forget: AsyncScript
+    settle: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

@@ -18,6 +18,8 @@ from app.infrastructure.script_batch import ScriptBatch
 
 # Sale keys live this long after the sale ends and its last payment window closes (idempotency replays).
 KEEP_AFTER_END_MS = 24 * 3600 * 1000
+# A fence on an order id of a sale that is not loaded (no keep_until) lasts this long: a late call is seconds late.
+FENCE_MS = 3600 * 1000
 PLACEHOLDER = ""  # a field no user id or order id can be: keeps a hash alive so its expiry sticks
 CHUNK = 1000
 
@@ -178,6 +180,13 @@ class SaleCache:
             args=[order_id, user_id, quantity, self.names.stock_channel],
         )
         return str(result)
+
+    async def settle(self, sale_id: int, order_id: int) -> str | None:
+        """The record of a reservation whose reply was lost; None once its order id is fenced (lua/settle.lua):
+        the reservation call, should it still arrive, then reserves nothing."""
+        keys = self.names.sale(sale_id)
+        value = await self.scripts.settle(keys=[keys.meta, keys.res, keys.fenced], args=[order_id, FENCE_MS])
+        return str(value) if value else None
 
     async def reservation(self, sale_id: int, order_id: int) -> str | None:
         value = await self.redis.hget(self.names.sale(sale_id).res, str(order_id))

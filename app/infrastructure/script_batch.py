@@ -23,6 +23,7 @@ The queue belongs to one event loop; a call from another loop (tests run several
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,12 +138,14 @@ class ScriptBatch:
                     _settle(call.future, result=reply)
             except BaseException as exc:
                 # Sent, or partly: which scripts ran is unknown, and replies may still come on this connection.
-                await conn.disconnect(nowait=True)
+                # The callers hear it first: nothing after this may leave a sent call to be told "not sent".
                 for call in sent:
                     _settle(
                         call.future,
                         exc=_caused(ReplyLost(f"the reply to a batched script call was lost: {exc!r}"), exc),
                     )
+                with contextlib.suppress(Exception):
+                    await conn.disconnect(nowait=True)
                 if not isinstance(exc, Exception):
                     raise
                 return []

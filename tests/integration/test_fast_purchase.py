@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.types import ASGIApp, Message
 
 from app.api.app import Api, create_app
@@ -243,18 +244,25 @@ async def test_an_unexpected_error_is_a_500_then_raised_to_the_server(
 async def test_a_sold_out_sale_answers_alike(served: Api, world: World, sales: dict[str, dict]) -> None:
     sale = f"{V1}/sales/{sales['one_left']['id']}/purchase"
     assert answer(await call(served, sale, headers=[auth(world)]))[0] == 202  # the last unit
-    for key in ((), (("Idempotency-Key", "k-late"),)):  # the in-process flag's answer, and Redis' own
+    keyed = ("Idempotency-Key", "k-late")
+    # A keyed purchase always reaches Redis; its sold_out teaches the process the flag.
+    assert answer(await call(served, sale, headers=[auth(world), keyed]))[0] == 409
+    for key, shortcut in (((), 2), ((keyed,), 0)):  # the in-process flag's answer, and Redis' own
+        before = REGISTRY.get_sample_value("flashsale_sold_out_shortcuts_total") or 0.0
         fast, slow = await both(served, sale, headers=[auth(world), *key])
         assert fast == slow
         assert fast[0] == 409 and json.loads(fast[2])["error"] == "sold_out"
+        assert (REGISTRY.get_sample_value("flashsale_sold_out_shortcuts_total") or 0.0) == before + shortcut
 
 
 @pytest.mark.parametrize(
-    ("error", "key", "says"),
+    ("error", "key", "settles", "says"),
     [
-        (NotSent, None, "nothing was reserved"),
-        (ReplyLost, "k-lost", "same Idempotency-Key"),
-        (ReplyLost, None, "GET /api/v1/orders"),
+        (NotSent, None, True, "nothing was reserved"),
+        (ReplyLost, "k-lost", True, "nothing was reserved"),  # no record: the id is fenced, a late call is refused
+        (ReplyLost, None, True, "nothing was reserved"),
+        (ReplyLost, "k-lost", False, "same Idempotency-Key"),  # Redis stays down: nobody can tell
+        (ReplyLost, None, False, "GET /api/v1/orders"),
     ],
 )
 async def test_a_redis_failure_is_answered_alike(
@@ -264,9 +272,11 @@ async def test_a_redis_failure_is_answered_alike(
     monkeypatch: pytest.MonkeyPatch,
     error: type[Exception],
     key: str | None,
+    settles: bool,
     says: str,
 ) -> None:
-    """A reservation that never reached Redis, and one whose reply was lost (no record: the outcome is unknown)."""
+    """A reservation that never reached Redis; one whose reply was lost, settled against the real Redis; and one
+    that cannot be settled (Redis stays unreachable for the settling tries)."""
     cache = served.app.state.container.cache
     calls = 0
 
@@ -275,7 +285,12 @@ async def test_a_redis_failure_is_answered_alike(
         calls += 1
         raise error("Redis went away")
 
+    async def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise RedisConnectionError("Redis is still away")
+
     monkeypatch.setattr(cache, "reserve", failing)
+    if not settles:
+        monkeypatch.setattr(cache, "settle", unreachable)
     sale = f"{V1}/sales/{sales['open']['id']}/purchase"
     headers = [auth(world), *((("Idempotency-Key", key),) if key else ())]
     counted = requests_counted(503)

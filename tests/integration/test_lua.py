@@ -507,6 +507,42 @@ async def test_a_colliding_order_id_is_refused_not_taken_for_a_replay(env: Env) 
     assert [r["u"] for r in await env.handoff(sale)] == ["alice"]
 
 
+async def test_settling_a_lost_reply_finds_the_record_of_a_call_that_ran(env: Env) -> None:
+    sale = await env.sale(stock=5)
+    args = {"idempotency_key": None, "rate_user": 0, "address": None, "rate_address": 0, "backlog_max": 0}
+    assert (await env.cache.reserve(sale.id, user_id="alice", quantity=1, order_id=4545, **args)).code == "ok"  # type: ignore[arg-type]
+    record = await env.cache.settle(sale.id, 4545)
+    assert record is not None and json.loads(record)["u"] == "alice" and json.loads(record)["q"] == 1
+    assert not await env.redis.exists(env.names.sale(sale.id).fenced)  # nothing was fenced
+
+
+async def test_a_call_arriving_after_its_settlement_reserves_nothing(env: Env) -> None:
+    """The reply was lost before the call reached Redis; the purchase settled it as not reserved (fencing its id);
+    then the call arrives after all. It must find the fence and leave everything as it was."""
+    sale = await env.sale(stock=5)
+    keys = env.names.sale(sale.id)
+    assert await env.cache.settle(sale.id, 4646) is None
+    assert await env.redis.sismember(keys.fenced, "4646")
+    ttl_ms = await env.redis.pttl(keys.fenced)
+    assert 0 < ttl_ms <= await env.redis.pttl(keys.meta) + 1000  # it goes with the sale's keys
+    args = {"idempotency_key": None, "rate_user": 0, "address": None, "rate_address": 0, "backlog_max": 0}
+    late = await env.cache.reserve(sale.id, user_id="alice", quantity=1, order_id=4646, **args)  # type: ignore[arg-type]
+    assert late.code == "fenced"
+    assert await env.left(sale) == 5
+    assert await env.held(sale, "alice") == 0
+    assert await env.handoff(sale) == []
+    assert await env.cache.reservation(sale.id, 4646) is None
+    # The user's next purchase, under a fresh id, is not affected; settling again stays "not reserved".
+    assert (await env.buy(sale, "alice")).code == "ok"
+    assert await env.cache.settle(sale.id, 4646) is None
+
+
+async def test_a_fence_on_a_sale_not_loaded_still_expires(env: Env) -> None:
+    assert await env.cache.settle(987_654_321, 4747) is None
+    ttl_ms = await env.redis.pttl(env.names.sale(987_654_321).fenced)
+    assert 0 < ttl_ms <= 3600 * 1000
+
+
 async def test_forget_written_drops_exactly_the_written_orders_of_each_sale_and_user(env: Env) -> None:
     first, second = await env.sale(stock=10, per_user_limit=3), await env.sale(stock=10, per_user_limit=3)
     bought = {

@@ -292,3 +292,62 @@ async def test_a_caller_cancelled_after_sending_leaves_the_batch_and_the_connect
         assert await asyncio.gather(*(batch([counter], [f"w{i}"]) for i in range(2))) == ["w0", "w1"]
     finally:
         await redis.aclose()
+
+
+async def test_a_failure_after_the_noscript_resend_is_a_lost_reply(
+    redis: Redis, counter: str, sends: Sends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calls answered NOSCRIPT go again once the script is loaded; a failure on that second round trip means
+    they may have run (here they did), so they are told ReplyLost, never NotSent."""
+    armed = False
+    real_load = redis.script_load
+    real_read = AbstractConnection.read_response
+
+    async def load(script: str) -> str:
+        nonlocal armed
+        sha = await real_load(script)
+        armed = True  # every reply from here on is lost
+        return sha
+
+    async def lost(self: AbstractConnection, *args: Any, **kwargs: Any) -> Any:
+        if armed:
+            raise InvalidResponse("garbled reply")
+        return await real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis, "script_load", load)
+    monkeypatch.setattr(AbstractConnection, "read_response", lost)
+    batch = ScriptBatch(redis, fresh_script(redis))
+    done = await asyncio.gather(*(batch([counter], [f"v{i}"]) for i in range(3)), return_exceptions=True)
+    monkeypatch.setattr(AbstractConnection, "read_response", real_read)
+    assert all(isinstance(d, ReplyLost) for d in done), done
+    assert sends.evalshas == [3, 3]
+    assert await redis.get(counter) == "3"  # they ran, on the second round trip: "not sent" would have been false
+
+
+async def test_a_batch_cancelled_while_reading_tells_its_callers_the_reply_was_lost(
+    counter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = make_redis(URL, 1)
+    try:
+        batch = ScriptBatch(redis, await loaded(redis))
+        real = AbstractConnection.read_response
+        reading = asyncio.Event()
+
+        async def stuck(self: AbstractConnection, *args: Any, **kwargs: Any) -> Any:
+            reading.set()
+            await asyncio.Event().wait()  # never answers: only the cancellation ends it
+            return await real(self, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "read_response", stuck)
+        callers = [asyncio.ensure_future(batch([counter], [f"v{i}"])) for i in range(2)]
+        await asyncio.wait_for(reading.wait(), 10)
+        (task,) = batch._tasks  # the batch on its way (as at shutdown, when the loop cancels what is left)
+        task.cancel()
+        done = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 10)
+        monkeypatch.setattr(AbstractConnection, "read_response", real)
+        assert all(isinstance(d, ReplyLost) for d in done), done
+        assert await redis.get(counter) == "2"  # sent, and run: "lost", not "not sent"
+        # The connection went back to the pool, dropped: the next batch connects afresh and reads its own replies.
+        assert await asyncio.gather(batch([counter], ["w"])) == ["w"]
+    finally:
+        await redis.aclose()

@@ -130,3 +130,12 @@ def test_a_run_that_stopped_early_says_why() -> None:
     text = render_markdown({**DOC, "error": "WrkFailed: wrk exited with 1"})
     assert "**The run stopped early: WrkFailed: wrk exited with 1**" in text
     assert "stopped early" not in render_markdown(DOC)
+
+
+def test_refusals_in_a_distinct_user_scenario_are_called_out() -> None:
+    assert "answers were not 202" not in render_markdown(DOC)
+    doc = json.loads(json.dumps(DOC))
+    doc["scenarios"]["in_stock"]["statuses"] = {"202": 70_000, "409": 10_000}
+    text = render_markdown(doc)
+    assert "**in stock (distinct users): 10,000 answers were not 202**" in text
+    assert "baseline" not in text.split("answers were not 202")[0].splitlines()[-1]

@@ -13,7 +13,7 @@ from app.api.fast_purchase import COVERS, check_middleware
 
 def test_the_apis_middleware_is_what_the_fast_path_covers() -> None:
     check_middleware(module.MIDDLEWARE)
-    assert module.create_app() is not None
+    assert isinstance(module.create_app(), module.Api)
 
 
 def test_a_middleware_the_fast_path_does_not_cover_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,8 @@
-"""A reservation whose reply was lost is settled by its record: looked up again for a short while; a record of
-this user and quantity is the accepted order, and anything else is a 503 that says the outcome is unknown (the
-script may still run), never that nothing was reserved. Only a call that was never sent says that."""
+"""A reservation whose reply was lost is settled once Redis answers (a few short tries): a record (or a written
+row) of this sale, user and quantity is the accepted order; no record fences the order id (lua/settle.lua, so a
+late call reserves nothing) and the 503 says nothing was reserved. When nobody can tell (Redis or the database
+stays unreachable), the 503 says the outcome is unknown, never that nothing was reserved. A call never sent needs
+no settling."""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ class Cache:
     async def reserve(self, *_args: Any, **_kwargs: Any) -> Any:
         raise self.error
 
-    async def reservation(self, _sale_id: int, order_id: int) -> str | None:
+    async def settle(self, _sale_id: int, order_id: int) -> str | None:
         assert order_id == ORDER_ID
         self.lookups += 1
         if self.lookups <= self.down_for:
@@ -47,14 +49,17 @@ class Cache:
 
 
 class Db:
-    """No order row: the order writer has not written it."""
+    """No order row unless a test says so (`row_is`); `down` fails every transaction as the real one does."""
 
-    def __init__(self) -> None:
+    def __init__(self, down: bool = False) -> None:
         self.opened = 0
+        self.down = down
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[object]:
         self.opened += 1
+        if self.down:
+            raise Unavailable("the database is unreachable")
         yield object()
 
 
@@ -95,6 +100,10 @@ def unknown(raised: pytest.ExceptionInfo[Unavailable]) -> str:
     return message
 
 
+def not_reserved(raised: pytest.ExceptionInfo[Unavailable]) -> None:
+    assert raised.value.message == "the stock store (Redis) did not answer; nothing was reserved"
+
+
 async def test_a_record_found_once_redis_answers_again_is_the_accepted_order() -> None:
     cache = Cache(down_for=2, record=RECORD)
     accepted, outcome = await buyer(cache, Db()).purchase(REQUEST)
@@ -102,19 +111,22 @@ async def test_a_record_found_once_redis_answers_again_is_the_accepted_order() -
     assert cache.lookups == 3
 
 
-async def test_a_call_never_sent_means_nothing_was_reserved_without_a_lookup() -> None:
+async def test_a_call_never_sent_means_nothing_was_reserved_without_settling() -> None:
     cache, db = Cache(down_for=0, record=RECORD, error=NotSent("no connection")), Db()
-    with pytest.raises(Unavailable, match="nothing was reserved"):
+    with pytest.raises(Unavailable) as raised:
         await buyer(cache, db).purchase(REQUEST)
+    not_reserved(raised)
     assert (cache.lookups, db.opened) == (0, 0)
 
 
-async def test_no_record_and_no_row_is_unknown_since_the_script_may_still_run() -> None:
+@pytest.mark.parametrize("request_", [REQUEST, KEYLESS], ids=["keyed", "keyless"])
+async def test_no_record_and_no_row_is_nothing_reserved_once_the_id_is_fenced(request_: PurchaseRequest) -> None:
     cache, db = Cache(down_for=1, record=None), Db()
     with pytest.raises(Unavailable) as raised:
-        await buyer(cache, db).purchase(REQUEST)
-    assert "same Idempotency-Key" in unknown(raised)
-    assert db.opened == 1
+        await buyer(cache, db).purchase(request_)
+    not_reserved(raised)
+    assert isinstance(raised.value.__cause__, ReplyLost)
+    assert (cache.lookups, db.opened) == (2, 1)
 
 
 @pytest.mark.parametrize(
@@ -122,14 +134,22 @@ async def test_no_record_and_no_row_is_unknown_since_the_script_may_still_run() 
     [
         '{"o": "4242", "s": "7", "u": "someone-else", "q": 1}',  # another purchase holds this id
         '{"o": "4242", "s": "7", "u": "u1", "q": 2}',
+        '{"o": "4242", "s": "7", "u": "u1", "q": 1.5}',
+        '{"o": "4242", "s": "7", "u": "u1", "q": "1"}',
+        '{"o": "4242", "s": "7", "u": "u1", "q": true}',
         '{"o": "4242"}',
+        '["u1", 1]',
+        '{"u": "u1", "q": 1e999}',
+        "[" * 100_000,
         "not json",
     ],
 )
 async def test_a_record_of_another_purchase_is_not_this_ones(record: str) -> None:
+    """The record under this id is not this purchase's: this one's call, run or late, met it and reserved nothing
+    (reserve.lua answers it `collision`)."""
     with pytest.raises(Unavailable) as raised:
         await buyer(Cache(down_for=0, record=record), Db()).purchase(REQUEST)
-    unknown(raised)
+    not_reserved(raised)
 
 
 async def test_a_written_row_of_this_purchase_is_the_accepted_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,20 +165,29 @@ async def test_a_written_row_of_another_purchase_is_not_this_ones(
     row_is(monkeypatch, **fields)
     with pytest.raises(Unavailable) as raised:
         await buyer(Cache(down_for=0, record=None), Db()).purchase(REQUEST)
-    unknown(raised)
+    not_reserved(raised)
 
 
-async def test_without_a_key_the_unknown_answer_says_to_check_the_orders() -> None:
+async def test_a_database_that_does_not_answer_leaves_the_outcome_unknown() -> None:
+    db = Db(down=True)
     with pytest.raises(Unavailable) as raised:
-        await buyer(Cache(down_for=0, record=None), Db()).purchase(KEYLESS)
-    message = unknown(raised)
-    assert "GET /api/v1/orders" in message and "Idempotency-Key" not in message
+        await buyer(Cache(down_for=0, record=None), db).purchase(REQUEST)
+    assert "same Idempotency-Key" in unknown(raised)
+    assert db.opened == 1
 
 
-async def test_when_redis_stays_down_the_outcome_is_said_to_be_unknown() -> None:
+async def test_when_redis_stays_down_the_outcome_is_said_to_be_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "RECORD_CHECK_SECONDS", 0.5)  # ample for more than one try, however slow the run
     cache, db = Cache(down_for=10**9, record=None), Db()
     with pytest.raises(Unavailable) as raised:
         await buyer(cache, db).purchase(REQUEST)
     assert "same Idempotency-Key" in unknown(raised)
-    assert cache.lookups >= 1  # (tries again: the first test)
+    assert cache.lookups > 1  # tried again before answering
     assert db.opened == 0
+
+
+async def test_without_a_key_the_unknown_answer_says_to_check_the_orders() -> None:
+    with pytest.raises(Unavailable) as raised:
+        await buyer(Cache(down_for=10**9, record=None), Db()).purchase(KEYLESS)
+    message = unknown(raised)
+    assert "GET /api/v1/orders" in message and "same Idempotency-Key" not in message
