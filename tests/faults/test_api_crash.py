@@ -4,9 +4,12 @@ had reserved but not yet answered when it died; nothing is oversold."""
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import redis
 
@@ -14,10 +17,15 @@ from tests.faults.report import report, tally
 from tests.pipeline.harness import Burst, Db, Running, audit, handoff_length, running_world, wait_until
 from tests.support import free_port, make_sale, wait_ready
 
-STOCK = 900
-PURCHASES = 1600
+STOCK = 2500
+PURCHASES = 4000  # 10 s of purchases: time for the freezes before each kill
 RATE = 400  # purchases per second: about what one API process answers here, so requests are always in its hands
-KILLS_AT = (300, 550, 800, 1050, 1300)  # purchases sent when the API is killed (until one was reserved)
+KILLS_AT = (300, 1500)  # purchases sent when the API is killed (the stock lasts past both)
+# Before each kill the process group is frozen (SIGSTOP) for FREEZE_S: Redis runs whatever reservations were sent,
+# the client reads whatever replies were written. Purchases still in flight then that hold units were reserved and
+# can no longer be answered: the kill lands only once there are some (else the process is let go and tried again).
+FREEZE_S = 0.1
+PROBES = 100
 
 
 def reserved_of(run: Running, sale_id: str, users: set[str]) -> set[str]:
@@ -31,6 +39,19 @@ def reserved_of(run: Running, sale_id: str, users: set[str]) -> set[str]:
     finally:
         r.close()
     return {u for u, q in zip(wanted, held, strict=True) if q and int(q) > 0}
+
+
+def freeze_until_reserved_in_flight(pid: int, reserved_in_flight: Callable[[], set[str]]) -> set[str]:
+    """Freeze the process group until a freeze finds reserved purchases in flight; left frozen then, for the kill."""
+    for _ in range(PROBES):
+        os.killpg(pid, signal.SIGSTOP)
+        time.sleep(FREEZE_S)
+        held = reserved_in_flight()
+        if held:
+            return held
+        os.killpg(pid, signal.SIGCONT)
+        time.sleep(random.uniform(0.01, 0.05))
+    return set()
 
 
 def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
@@ -49,17 +70,19 @@ def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
         start_api()
         burst = Burst(run, sale["id"], PURCHASES, RATE, prefix="api", connections=64, tolerant=True)
         burst.start()
-        codes, downtimes = [], []
+        codes, downtimes, caught = [], [], []
         for mark in KILLS_AT:
             wait_until(lambda m=mark: burst.sent >= m, 30, f"{mark} purchases sent")
+            held = freeze_until_reserved_in_flight(
+                procs[-1].pid, lambda: reserved_of(run, sale["id"], burst.in_flight())
+            )
+            caught.append(len(held))
             killed = time.monotonic()
             codes.append(run.world.stop(procs[-1], signal.SIGKILL))
             start_api()
             downtimes.append(time.monotonic() - killed)
-            # Enough kills once one of them took a purchase that was reserved and never answered.
-            if len(codes) >= 2 and reserved_of(run, sale["id"], burst.unanswered()):
-                break
         accepted = burst.finish()
+        assert all(caught), f"a kill found no reserved purchase in flight in {PROBES} freezes: {caught}"
         assert codes == [-signal.SIGKILL] * len(codes), codes
 
         started = time.monotonic()
@@ -77,7 +100,8 @@ def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
         assert left == stock - len(rows) >= 0, (stock, left, len(rows))
         outcomes = [f"{o} x{n}" for o, n in Counter(burst.outcomes.values()).most_common()]
         notes = (
-            f"{len(codes)} SIGKILLs of the API process, down {max(downtimes):.2f}s at most; "
+            f"{len(codes)} SIGKILLs of the API process (frozen first, with {caught} reserved purchases in flight), "
+            f"down {max(downtimes):.2f}s at most; "
             f"{len(unanswered)} purchases without a reply, {len(reserved_unanswered)} of them reserved and written; "
             f"{len(rows)} of {stock} units sold; replies: {', '.join(outcomes)}; "
             f"all written {written_in:.2f}s after the burst"

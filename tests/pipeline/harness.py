@@ -428,6 +428,7 @@ class Burst(threading.Thread):
         self.accepted: set[str] = set()
         self.replies: Counter[int] = Counter()
         self.outcomes: dict[str, str] = {}  # user -> "202", "503 not_ready", "no reply: ..."
+        self.begun: set[str] = set()  # users whose request has been sent (or is being sent)
         self.failures: list[str] = []
         self.sent = 0
 
@@ -446,15 +447,14 @@ class Burst(threading.Thread):
 
             async def one(user: str, token: str) -> None:
                 try:
-                    async with (
-                        gate,
-                        session.post(
+                    async with gate:
+                        self.begun.add(user)
+                        async with session.post(
                             self.url,
                             headers={"Authorization": f"Bearer {token}"},
                             json={"quantity": self.quantity} if self.quantity != 1 else None,
-                        ) as reply,
-                    ):
-                        body = await reply.json(content_type=None)
+                        ) as reply:
+                            body = await reply.json(content_type=None)
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     if not self.tolerant:
                         raise
@@ -492,6 +492,10 @@ class Burst(threading.Thread):
         assert not self.failures, f"the burst failed: {self.failures[:5]}"
         assert len(self.outcomes) == len(self.tokens), (len(self.outcomes), len(self.tokens))
         return set(self.accepted)
+
+    def in_flight(self) -> set[str]:
+        """Users whose request was sent and has not ended yet (so far)."""
+        return set(self.begun) - set(self.outcomes)
 
     def unanswered(self) -> set[str]:
         """Users whose purchase got no reply (so far)."""
