@@ -24,10 +24,11 @@ from app.config import Settings
 from app.infrastructure.logs import setup_logging
 from app.infrastructure.metrics import forget_process
 
-# The collector's thresholds while serving. With the defaults (700, 10, 10) the requests in flight (each lives
-# a few ms) were promoted to the old generation, and full collections walking the verified-token cache set the
-# in-stock p99 (35 ms; 13 ms with these; docs/benchmarks/README.md). A young collection now waits for 50,000 more
-# live objects than the last one left: a few MiB of garbage in cycles at most, and the RSS did not move (93 MiB).
+# The collector's thresholds while serving. With the defaults (700, 10, 10) the requests in flight (each lives a
+# few ms) were promoted to the old generation, and its full collections (most likely walking the verified-token
+# cache) set the in-stock p99: 35 ms, against 13-20 ms with these (docs/benchmarks/README.md). A young collection
+# now waits for 50,000 more live objects than the last one left: a few MiB of cyclic garbage at most; the RSS did
+# not move (93 MiB).
 GC_THRESHOLDS = (50_000, 50, 100)
 
 # The route table's order: the hot path first (the router tries routes in order).
