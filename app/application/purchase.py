@@ -146,9 +146,10 @@ class RedisPurchase:
                 if settled:
                     return Accepted(order_id, "pending"), "accepted"
                 raise Unavailable(_NOT_RESERVED) from exc
-            if result.code != "collision":
+            if result.code not in ("collision", "fenced"):
                 break
-            # Another purchase holds this id (two processes minted on one node): nothing was reserved.
+            # Another purchase holds this id, or settled it as fenced (two processes minted on one node): nothing
+            # was reserved.
             log.error("order id %s collides with another purchase; minting a new one", order_id)
         else:
             raise Unavailable("order ids collide with other purchases; nothing was reserved, try again")
@@ -158,8 +159,6 @@ class RedisPurchase:
             return Accepted(int(result.value), "pending"), "accepted"
         if code == "replay":
             return Accepted(int(result.value), "pending"), "replay"
-        if code == "fenced":  # this very order id was settled as not reserved (only a late call can meet it)
-            raise Unavailable(_NOT_RESERVED)
         if code == "reused":
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different quantity")
         if code == "too_many_orders":

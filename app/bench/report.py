@@ -138,13 +138,15 @@ DISTINCT_USER_SCENARIOS = ("in_stock", "baseline_db")
 def _repeated_users(scenarios: dict) -> list[str]:
     lines = []
     for key in DISTINCT_USER_SCENARIOS:
-        s = scenarios.get(key)
-        other = sum(n for status, n in (s or {}).get("statuses", {}).items() if str(status) != "202")
+        statuses = (scenarios.get(key) or {}).get("statuses", {})
+        other = {str(status): n for status, n in statuses.items() if str(status) != "202"}
         if other:
+            listed = ", ".join(f"{status}: {n:,}" for status, n in sorted(other.items()))
             lines.append(
-                f"**{SCENARIO_NAMES[key]}: {other:,} answers were not 202**, each a user's second purchase: a few "
-                "come from the requests in flight when a slice ends (the next slice starts after what was sent); "
-                "more mean the distinct users ran out and came round again (raise the plan's distinct_users)."
+                f"**{SCENARIO_NAMES[key]}: {sum(other.values()):,} answers were not 202** ({listed}). A 409 is a "
+                "user's second purchase: a few come from the requests in flight when a slice ends; more mean the "
+                "distinct users ran out and came round again (raise the plan's distinct_users). Anything else is "
+                "a refusal or an error of its own (the logs in the results folder)."
             )
     return ["", *lines] if lines else []
 

@@ -182,8 +182,8 @@ class SaleCache:
         return str(result)
 
     async def settle(self, sale_id: int, order_id: int) -> str | None:
-        """The record of a reservation whose reply was lost; None once its order id is fenced (lua/settle.lua):
-        the reservation call, should it still arrive, then reserves nothing."""
+        """The record of a reservation whose reply was lost, or None; its order id is fenced either way
+        (lua/settle.lua): the reservation call, should it still arrive, reserves nothing."""
         keys = self.names.sale(sale_id)
         value = await self.scripts.settle(keys=[keys.meta, keys.res, keys.fenced], args=[order_id, FENCE_MS])
         return str(value) if value else None

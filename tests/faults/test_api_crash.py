@@ -45,8 +45,12 @@ def freeze_until_reserved_in_flight(pid: int, reserved_in_flight: Callable[[], s
     """Freeze the process group until a freeze finds reserved purchases in flight; left frozen then, for the kill."""
     for _ in range(PROBES):
         os.killpg(pid, signal.SIGSTOP)
-        time.sleep(FREEZE_S)
-        held = reserved_in_flight()
+        try:
+            time.sleep(FREEZE_S)
+            held = reserved_in_flight()
+        except BaseException:
+            os.killpg(pid, signal.SIGCONT)  # never leave the group stopped (its teardown would wait on it)
+            raise
         if held:
             return held
         os.killpg(pid, signal.SIGCONT)
@@ -76,7 +80,7 @@ def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
             held = freeze_until_reserved_in_flight(
                 procs[-1].pid, lambda: reserved_of(run, sale["id"], burst.in_flight())
             )
-            caught.append(len(held))
+            caught.append(held)
             killed = time.monotonic()
             codes.append(run.world.stop(procs[-1], signal.SIGKILL))
             start_api()
@@ -94,13 +98,18 @@ def test_an_api_killed_under_load_loses_no_accepted_order() -> None:
         unanswered = burst.unanswered()
         rows = dict(db.rows("SELECT user_id, id FROM orders WHERE sale_id = %s", int(sale["id"])))
         reserved_unanswered = unanswered & set(rows)
+        # Each kill took purchases that were reserved and never answered (not just answered late), and each of
+        # them is an order.
+        for i, held in enumerate(caught):
+            assert held & reserved_unanswered, (i, held, {u: burst.outcomes.get(u) for u in held})
         # The kills landed while purchases were in the process's hands, some of them already reserved.
         assert unanswered and reserved_unanswered, (len(unanswered), burst.outcomes)
         stock, left, _limit = db.sale_row(sale["id"])
         assert left == stock - len(rows) >= 0, (stock, left, len(rows))
         outcomes = [f"{o} x{n}" for o, n in Counter(burst.outcomes.values()).most_common()]
         notes = (
-            f"{len(codes)} SIGKILLs of the API process (frozen first, with {caught} reserved purchases in flight), "
+            f"{len(codes)} SIGKILLs of the API process (frozen first, with {[len(h) for h in caught]} reserved "
+            "purchases in flight), "
             f"down {max(downtimes):.2f}s at most; "
             f"{len(unanswered)} purchases without a reply, {len(reserved_unanswered)} of them reserved and written; "
             f"{len(rows)} of {stock} units sold; replies: {', '.join(outcomes)}; "

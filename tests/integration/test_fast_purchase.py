@@ -301,3 +301,8 @@ async def test_a_redis_failure_is_answered_alike(
     body = json.loads(fast[2])
     assert body["error"] == "unavailable" and says in body["message"], body
     assert requests_counted(503) == counted + 2
+    fenced = await cache.redis.smembers(cache.names.sale(int(sales["open"]["id"])).fenced)
+    if error is ReplyLost and settles:
+        assert len(fenced) == 2  # each path's order id, so that a late call reserves nothing
+    else:
+        assert not fenced

@@ -513,7 +513,24 @@ async def test_settling_a_lost_reply_finds_the_record_of_a_call_that_ran(env: En
     assert (await env.cache.reserve(sale.id, user_id="alice", quantity=1, order_id=4545, **args)).code == "ok"  # type: ignore[arg-type]
     record = await env.cache.settle(sale.id, 4545)
     assert record is not None and json.loads(record)["u"] == "alice" and json.loads(record)["q"] == 1
-    assert not await env.redis.exists(env.names.sale(sale.id).fenced)  # nothing was fenced
+    assert await env.redis.sismember(env.names.sale(sale.id).fenced, "4545")  # fenced all the same
+    assert await env.left(sale) == 4  # and the reservation stands
+
+
+async def test_a_late_call_under_another_purchases_id_is_refused_after_that_record_is_dropped(env: Env) -> None:
+    """An id minted twice: bob's purchase holds it; alice's call under it lost its reply and was settled (the record
+    found is bob's, so hers reserved nothing). Bob's order is written and his record dropped; then alice's call
+    arrives after all: the fence refuses it, where the missing record alone would have let it reserve."""
+    sale = await env.sale(stock=5)
+    args = {"idempotency_key": None, "rate_user": 0, "address": None, "rate_address": 0, "backlog_max": 0}
+    assert (await env.cache.reserve(sale.id, user_id="bob", quantity=1, order_id=4848, **args)).code == "ok"  # type: ignore[arg-type]
+    record = await env.cache.settle(sale.id, 4848)
+    assert record is not None and json.loads(record)["u"] == "bob"
+    await env.redis.hdel(env.names.sale(sale.id).res, "4848")  # bob's order written: the record goes
+    late = await env.cache.reserve(sale.id, user_id="alice", quantity=1, order_id=4848, **args)  # type: ignore[arg-type]
+    assert late.code == "fenced"
+    assert await env.held(sale, "alice") == 0
+    assert await env.left(sale) == 4
 
 
 async def test_a_call_arriving_after_its_settlement_reserves_nothing(env: Env) -> None:

@@ -191,3 +191,34 @@ async def test_without_a_key_the_unknown_answer_says_to_check_the_orders() -> No
         await buyer(Cache(down_for=10**9, record=None), Db()).purchase(KEYLESS)
     message = unknown(raised)
     assert "GET /api/v1/orders" in message and "same Idempotency-Key" not in message
+
+
+class MintedTwice:
+    """Reservations answer `first` for the first order id, then ok: an id another process minted too."""
+
+    def __init__(self, first: str) -> None:
+        self.first = first
+        self.ids: list[int] = []
+
+    async def reserve(self, *_args: Any, order_id: int, **_kwargs: Any) -> Any:
+        self.ids.append(order_id)
+        code = self.first if len(self.ids) == 1 else "ok"
+        return SimpleNamespace(code=code, value=str(order_id), now_ms=0)
+
+
+class CountingIds:
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def next_id(self) -> int:
+        self.n += 1
+        return ORDER_ID + self.n
+
+
+@pytest.mark.parametrize("first", ["collision", "fenced"])
+async def test_an_id_held_or_fenced_by_another_purchase_is_minted_again(first: str) -> None:
+    cache = MintedTwice(first)
+    buyer_ = RedisPurchase(Db(), cache, CountingIds(), SoldOutFlags(1), Limits(0, 0, 0))  # type: ignore[arg-type]
+    accepted, outcome = await buyer_.purchase(REQUEST)
+    assert cache.ids == [ORDER_ID + 1, ORDER_ID + 2]
+    assert (accepted.order_id, outcome) == (ORDER_ID + 2, "accepted")
