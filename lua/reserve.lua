@@ -6,7 +6,7 @@
 -- and the pending entry once the order is in the database, and `placed` caps the orders one user may place.
 --
 -- KEYS: 1 meta  2 users  3 idem  4 res  5 handoff  6 rate  7 placed  8 the user's pending set
---       9 fenced (order ids whose purchase was settled without them: lua/settle.lua)
+--       9 fenced (order ids settled after a lost reply: lua/settle.lua)
 -- ARGV: 1 user  2 quantity  3 order_id  4 idempotency key ('' for none)  5 per-user rate (0 = off)
 --       6 client address ('' for none)  7 per-address rate (0 = off)  8 backlog cap (0 = none)
 --       9 channel that hears when the sale sells out  10 orders one user may place (0 = no cap; never
@@ -27,10 +27,10 @@ if key ~= '' then
   end
 end
 
+-- A fenced id: a purchase under it lost its reply and was settled (lua/settle.lua); nothing may take it now.
+if redis.call('SISMEMBER', KEYS[9], ARGV[3]) == 1 then return {'fenced', '', now} end
 -- The order id is already recorded: the same call again (a retry after a lost reply) must not reserve twice,
 -- and another purchase under that id (two processes minting on one node) must not be answered 'ok' either.
--- A fenced id: this call's purchase was settled as not reserved after its reply was lost; it must stay so.
-if redis.call('SISMEMBER', KEYS[9], ARGV[3]) == 1 then return {'fenced', '', now} end
 local prior = redis.call('HGET', KEYS[4], ARGV[3])
 if prior then
   local r = cjson.decode(prior)

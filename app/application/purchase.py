@@ -42,14 +42,9 @@ _MESSAGES = {
 
 _NOT_RESERVED = "the stock store (Redis) did not answer; nothing was reserved"
 # Redis (or the database) stayed unreachable after a lost reply: the contract's other 503, for a keyed purchase.
-_UNKNOWN = (
-    "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
-    "a retry with the same Idempotency-Key returns the real outcome"
-)
-_UNKNOWN_KEYLESS = (
-    "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
-    "it had no Idempotency-Key, so check GET /api/v1/orders before buying again"
-)
+_UNKNOWN_WHETHER = "the stock store (Redis) did not answer and whether this purchase was reserved is unknown; "
+_UNKNOWN = _UNKNOWN_WHETHER + "a retry with the same Idempotency-Key returns the real outcome"
+_UNKNOWN_KEYLESS = _UNKNOWN_WHETHER + "it had no Idempotency-Key, so check GET /api/v1/orders before buying again"
 
 
 def _record_is(record: str, req: PurchaseRequest) -> bool:
